@@ -1,0 +1,396 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// syncWriter is what the journal appends through: the checkpoint file, or a
+// fake in tests that makes writes or fsyncs fail.
+type syncWriter interface {
+	WriteAt(p []byte, off int64) (int, error)
+	Sync() error
+}
+
+// Journal is an open checkpoint, locked for this process. Attempt and Outcome
+// may be called from many goroutines at once; they share writes and fsyncs.
+type Journal struct {
+	path string
+	f    *os.File
+	w    syncWriter // f, unless a test replaced it
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when a flush ends
+	pending  []byte    // frames appended since the last flush began
+	spare    []byte    // the other buffer, reused
+	seq      uint64    // records appended to pending, ever
+	durable  uint64    // records on disk (written and fsynced)
+	off      int64     // file size covered by durable records
+	flushing bool      // a leader is writing and fsyncing
+	err      error     // set once a write or fsync failed: the journal is poisoned
+	closed   bool
+	done     *Bitset // lines with an outcome appended (durable or pending)
+
+	// Counters, read through Stats.
+	syncs   int64
+	records int64
+}
+
+// Stats are counters of a Journal's writes since it was created or opened.
+type Stats struct {
+	Records int64 // attempt and outcome records made durable
+	Syncs   int64 // fsyncs issued for them (group commit keeps this below Records)
+}
+
+// Stats returns the journal's counters.
+func (j *Journal) Stats() Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return Stats{Records: j.records, Syncs: j.syncs}
+}
+
+// Path returns the checkpoint's path.
+func (j *Journal) Path() string { return j.path }
+
+func lock(f *os.File, path string) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("%s: %w", path, ErrLocked)
+		default:
+			return fmt.Errorf("lock checkpoint %s: %w", path, err)
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Create creates a new checkpoint at path (O_CREATE|O_EXCL, mode 0600: it
+// fails when the file exists), locks it (ErrLocked), writes the header and
+// fsyncs the file and its directory. h.Format is set to FormatVersion when
+// zero; any other version is refused with ErrFormat. A failure after the file
+// was created removes it again; write and fsync failures wrap ErrJournal.
+func Create(path string, h Header) (*Journal, error) {
+	if h.Format == 0 {
+		h.Format = FormatVersion
+	}
+	if h.Format != FormatVersion {
+		return nil, fmt.Errorf("create checkpoint %s: format %d: %w", path, h.Format, ErrFormat)
+	}
+	body, err := headerBody(h)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create checkpoint: %w", err)
+	}
+	if err := lock(f, path); err != nil {
+		_ = f.Close() // someone else holds a file we just created: leave it to them
+		return nil, err
+	}
+	fail := func(err error) (*Journal, error) {
+		_ = os.Remove(path)
+		_ = f.Close()
+		return nil, err
+	}
+	// The umask may have narrowed 0600 but never widens it; make sure anyway.
+	if err := f.Chmod(0o600); err != nil {
+		return fail(fmt.Errorf("create checkpoint %s: %w", path, err))
+	}
+	frame := appendFrame(nil, body)
+	if _, err := f.WriteAt(frame, 0); err != nil {
+		return fail(fmt.Errorf("%w: write header of %s: %w", ErrJournal, path, err))
+	}
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("%w: fsync %s: %w", ErrJournal, path, err))
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fail(fmt.Errorf("%w: fsync directory of %s: %w", ErrJournal, path, err))
+	}
+	return newJournal(path, f, int64(len(frame)), NewBitset(h.Rows+2)), nil
+}
+
+func newJournal(path string, f *os.File, off int64, done *Bitset) *Journal {
+	j := &Journal{path: path, f: f, w: f, off: off, done: done}
+	j.cond.L = &j.mu
+	return j
+}
+
+// Open opens an existing checkpoint for resuming: it takes the lock first
+// (ErrLocked), reads the header, replays every record into a State, truncates
+// a torn or corrupt tail (keeping every whole, valid record before it) and
+// fsyncs, and leaves the journal positioned to append. A file whose first
+// frame is not a valid header fails with ErrCorrupt and is not modified; a
+// header of another format version fails with ErrFormat.
+func Open(path string) (*Journal, *State, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open checkpoint: %w", err)
+	}
+	if err := lock(f, path); err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	st, valid, size, err := readJournal(f, path)
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	if valid < size {
+		if err := f.Truncate(valid); err != nil {
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("%w: truncate torn tail of %s: %w", ErrJournal, path, err)
+		}
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return nil, nil, fmt.Errorf("%w: fsync %s: %w", ErrJournal, path, err)
+		}
+		st.TruncatedBytes = size - valid
+	}
+	// The journal keeps its own copy of Done to refuse a second outcome.
+	done := &Bitset{words: append([]uint64(nil), st.Done.words...), n: st.Done.n}
+	return newJournal(path, f, valid, done), st, nil
+}
+
+// readJournal reads f from the start and returns the state, the length of the
+// valid prefix and the file's size.
+func readJournal(f *os.File, path string) (*State, int64, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("open checkpoint %s: %w", path, err)
+	}
+	size := fi.Size()
+	fr := newFrameReader(io.NewSectionReader(f, 0, size))
+	body, err := fr.next()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
+	}
+	rec, err := decodeBody(body, true)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
+	}
+	if rec.header.Format != FormatVersion {
+		return nil, 0, 0, fmt.Errorf("%s: format %d (this build reads %d): %w", path, rec.header.Format, FormatVersion, ErrFormat)
+	}
+	st := &State{
+		Header:      rec.header,
+		Done:        NewBitset(rec.header.Rows + 2),
+		Counts:      map[string]int{},
+		Attempts:    map[int]int{},
+		LastAttempt: map[int]Attempt{},
+	}
+	for {
+		body, err := fr.next()
+		if err != nil {
+			// io.EOF: clean end. errBadFrame: the valid prefix ends here. A
+			// read error also ends it; the tail is then cut, which loses
+			// nothing that was readable.
+			break
+		}
+		rec, err := decodeBody(body, false)
+		if err != nil {
+			break
+		}
+		st.Records++
+		switch rec.kind {
+		case 'A':
+			a := rec.attempt
+			st.Attempts[a.Line]++
+			if !st.Done.Has(a.Line) {
+				st.LastAttempt[a.Line] = a
+			}
+		case 'O':
+			o := rec.outcome
+			if !st.Done.Has(o.Line) {
+				st.Done.Set(o.Line)
+				st.Counts[o.Outcome]++
+			}
+			delete(st.LastAttempt, o.Line)
+		}
+	}
+	return st, fr.off, size, nil
+}
+
+// Attempt appends an attempt record and returns once it is durable. Errors:
+// ErrInvalidRecord, ErrClosed, or one wrapping ErrJournal.
+func (j *Journal) Attempt(a Attempt) error {
+	if a.Line < 0 {
+		return fmt.Errorf("attempt for line %d: %w", a.Line, ErrInvalidRecord)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	body := attemptBody(nil, a)
+	return j.commitLocked(body)
+}
+
+// Outcome appends an outcome record and returns once it is durable: only then
+// does the row count as done. Errors: ErrInvalidRecord (negative line,
+// outcome name empty or holding a tab or newline), ErrDuplicateOutcome (the
+// line already has one, from this run or an earlier one), ErrClosed, or one
+// wrapping ErrJournal.
+func (j *Journal) Outcome(o Outcome) error {
+	if o.Line < 0 || !validOutcomeName(o.Outcome) {
+		return fmt.Errorf("outcome for line %d: %w", o.Line, ErrInvalidRecord)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	if j.done.Has(o.Line) {
+		return fmt.Errorf("outcome for line %d: %w", o.Line, ErrDuplicateOutcome)
+	}
+	j.done.Set(o.Line)
+	return j.commitLocked(outcomeBody(nil, o))
+}
+
+func (j *Journal) usable() error {
+	if j.err != nil {
+		return j.err
+	}
+	if j.closed {
+		return fmt.Errorf("%s: %w", j.path, ErrClosed)
+	}
+	return nil
+}
+
+// commitLocked appends one record's frame to pending and waits until it is
+// durable, becoming the leader that flushes when no flush is running. j.mu is
+// held on entry and on return.
+func (j *Journal) commitLocked(body []byte) error {
+	j.pending = appendFrame(j.pending, body)
+	j.seq++
+	mine := j.seq
+	for j.durable < mine && j.err == nil {
+		if j.flushing {
+			j.cond.Wait()
+			continue
+		}
+		j.flushLocked()
+	}
+	if j.durable >= mine {
+		return nil
+	}
+	return j.err
+}
+
+// flushLocked writes everything pending with one write and one fsync. It
+// releases j.mu while doing I/O so other callers can queue records for the
+// next flush.
+func (j *Journal) flushLocked() {
+	j.flushing = true
+	buf, upto, off := j.pending, j.seq, j.off
+	j.pending, j.spare = j.spare[:0], nil
+	j.mu.Unlock()
+
+	var err error
+	if _, werr := j.w.WriteAt(buf, off); werr != nil {
+		err = fmt.Errorf("%w: write %s: %w", ErrJournal, j.path, werr)
+	} else if serr := j.w.Sync(); serr != nil {
+		err = fmt.Errorf("%w: fsync %s: %w", ErrJournal, j.path, serr)
+	}
+
+	j.mu.Lock()
+	j.syncs++
+	if err != nil {
+		// Poisoned: what was written may be torn, so nothing may follow it.
+		j.err = err
+		j.pending = nil
+	} else {
+		j.records += int64(upto - j.durable)
+		j.durable = upto
+		j.off = off + int64(len(buf))
+		j.spare = buf[:0]
+	}
+	j.flushing = false
+	j.cond.Broadcast()
+}
+
+// Replay calls fn for every outcome record that was durable when Replay
+// began, in file order, reading the file from the start with positional reads
+// that do not disturb appends; memory does not grow with the number of
+// records. Each Outcome's Payload is a fresh slice fn may keep. Replay stops
+// at fn's first error and returns it wrapped. It must finish before Close.
+func (j *Journal) Replay(fn func(o Outcome) error) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return fmt.Errorf("%s: %w", j.path, ErrClosed)
+	}
+	end := j.off
+	j.mu.Unlock()
+
+	fr := newFrameReader(io.NewSectionReader(j.f, 0, end))
+	first := true
+	for {
+		body, err := fr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
+		}
+		rec, err := decodeBody(body, first)
+		if err != nil {
+			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
+		}
+		first = false
+		if rec.kind != 'O' {
+			continue
+		}
+		o := rec.outcome
+		o.Payload = append([]byte(nil), o.Payload...)
+		if err := fn(o); err != nil {
+			return fmt.Errorf("replay %s: line %d: %w", j.path, o.Line, err)
+		}
+	}
+}
+
+// Close waits for a flush in progress, releases the lock and closes the file.
+// Calls after Close fail with ErrClosed; a second Close returns nil.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	for j.flushing || (len(j.pending) > 0 && j.err == nil) {
+		j.cond.Wait()
+	}
+	j.mu.Unlock()
+	uerr := unix.Flock(int(j.f.Fd()), unix.LOCK_UN)
+	cerr := j.f.Close()
+	if cerr != nil {
+		return fmt.Errorf("close checkpoint %s: %w", j.path, cerr)
+	}
+	if uerr != nil {
+		return fmt.Errorf("unlock checkpoint %s: %w", j.path, uerr)
+	}
+	return nil
+}
