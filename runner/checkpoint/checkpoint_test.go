@@ -1,0 +1,404 @@
+package checkpoint
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func testHeader() Header {
+	return Header{
+		ToolVersion:    "v0.0.0-test",
+		OrgURL:         "https://example.okta.com",
+		ManifestPath:   "/tmp/users.csv",
+		ManifestSHA256: strings.Repeat("ab", 32),
+		ManifestSize:   1234,
+		Rows:           40,
+		Action:         "reset_password",
+		SendEmail:      "false",
+		ReportPath:     "/tmp/users.report.csv",
+		ReportFormat:   "csv",
+	}
+}
+
+// payload returns a report row holding a fake secret, unique per line.
+func payload(line int) []byte {
+	return fmt.Appendf(nil, "%d,user%d@example.com,00u%017d,reset_password,succeeded,200,,,,TempPw-%d-s3cr3t\n,,", line, line, line, line)
+}
+
+func mustCreate(t testing.TB, path string, h Header) *Journal {
+	t.Helper()
+	j, err := Create(path, h)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return j
+}
+
+func mustOpen(t testing.TB, path string) (*Journal, *State) {
+	t.Helper()
+	j, st, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return j, st
+}
+
+func replayAll(t testing.TB, j *Journal) []Outcome {
+	t.Helper()
+	var out []Outcome
+	if err := j.Replay(func(o Outcome) error { out = append(out, o); return nil }); err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	return out
+}
+
+func TestCreateOpenRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	h := testHeader()
+	j := mustCreate(t, path, h)
+	at := time.Date(2025, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	steps := []func() error{
+		func() error { return j.Attempt(Attempt{Line: 2, UserID: "00uAAAAAAAAAAAAAAAAA", N: 1, At: at}) },
+		func() error { return j.Outcome(Outcome{Line: 2, Outcome: "succeeded", Payload: payload(2)}) },
+		func() error { return j.Outcome(Outcome{Line: 3, Outcome: "failed", Payload: payload(3)}) },
+		// line 4: two attempts, no outcome: in flight at the "crash".
+		func() error { return j.Attempt(Attempt{Line: 4, UserID: "00uBBBBBBBBBBBBBBBBB", N: 1, At: at}) },
+		func() error {
+			return j.Attempt(Attempt{Line: 4, UserID: "user\twith\ntabs", N: 2, At: at.Add(time.Second)})
+		},
+		func() error { return j.Outcome(Outcome{Line: 5, Outcome: "succeeded", Payload: nil}) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if s := j.Stats(); s.Records != int64(len(steps)) {
+		t.Errorf("Stats().Records = %d, want %d", s.Records, len(steps))
+	}
+	if err := j.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	j2, st := mustOpen(t, path)
+	defer j2.Close()
+	wantH := h
+	wantH.Format = FormatVersion
+	if st.Header != wantH {
+		t.Errorf("header = %+v, want %+v", st.Header, wantH)
+	}
+	if st.Records != len(steps) || st.TruncatedBytes != 0 {
+		t.Errorf("Records, TruncatedBytes = %d, %d; want %d, 0", st.Records, st.TruncatedBytes, len(steps))
+	}
+	for line, want := range map[int]bool{1: false, 2: true, 3: true, 4: false, 5: true, 6: false, 1000: false} {
+		if st.Done.Has(line) != want {
+			t.Errorf("Done.Has(%d) = %v, want %v", line, !want, want)
+		}
+	}
+	if st.Done.Count() != 3 {
+		t.Errorf("Done.Count() = %d, want 3", st.Done.Count())
+	}
+	if want := map[string]int{"succeeded": 2, "failed": 1}; !reflect.DeepEqual(st.Counts, want) {
+		t.Errorf("Counts = %v, want %v", st.Counts, want)
+	}
+	if want := map[int]int{2: 1, 4: 2}; !reflect.DeepEqual(st.Attempts, want) {
+		t.Errorf("Attempts = %v, want %v", st.Attempts, want)
+	}
+	wantLast := map[int]Attempt{4: {Line: 4, UserID: "user\twith\ntabs", N: 2, At: at.Add(time.Second)}}
+	if !reflect.DeepEqual(st.LastAttempt, wantLast) {
+		t.Errorf("LastAttempt = %v, want %v", st.LastAttempt, wantLast)
+	}
+	got := replayAll(t, j2)
+	want := []Outcome{
+		{Line: 2, Outcome: "succeeded", Payload: payload(2)},
+		{Line: 3, Outcome: "failed", Payload: payload(3)},
+		{Line: 5, Outcome: "succeeded", Payload: nil},
+	}
+	if !sameOutcomes(got, want) {
+		t.Errorf("Replay = %s, want %s", describe(got), describe(want))
+	}
+
+	// Appending after reopen lands after the old records.
+	if err := j2.Outcome(Outcome{Line: 4, Outcome: "in_doubt", Payload: payload(4)}); err != nil {
+		t.Fatalf("Outcome after reopen: %v", err)
+	}
+	if got := replayAll(t, j2); len(got) != 4 || got[3].Line != 4 {
+		t.Errorf("after append, Replay = %s", describe(got))
+	}
+}
+
+func TestCreateRefusesExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	if err := os.WriteFile(path, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Create(path, testHeader())
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create on an existing file: err = %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "precious" {
+		t.Errorf("existing file changed to %q", b)
+	}
+}
+
+func TestCreateRefusesOtherFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	h := testHeader()
+	h.Format = FormatVersion + 1
+	if _, err := Create(path, h); !errors.Is(err, ErrFormat) {
+		t.Fatalf("err = %v, want ErrFormat", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused Create left a file: %v", err)
+	}
+}
+
+func TestFileMode0600(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	defer j.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("mode = %v, want 0600", perm)
+	}
+}
+
+func TestLockedWithinProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	if err := j.Outcome(Outcome{Line: 2, Outcome: "succeeded", Payload: payload(2)}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	if _, _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open while the first Journal is open: err = %v, want ErrLocked", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("a refused Open changed the file")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := mustOpen(t, path) // the lock was released
+	if _, _, err := Open(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open while a reopened Journal holds it: err = %v, want ErrLocked", err)
+	}
+	if err := j2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHeaderDiff(t *testing.T) {
+	base := testHeader()
+	base.Format = FormatVersion
+	tests := []struct {
+		name   string
+		change func(h *Header)
+		want   []Mismatch
+	}{
+		{"identical: resume allowed", func(h *Header) {}, nil},
+		{"tool version is not compared", func(h *Header) { h.ToolVersion = "v9" }, nil},
+		{"manifest path is not compared (a manifest may move)", func(h *Header) { h.ManifestPath = "/elsewhere.csv" }, nil},
+		{"org URL", func(h *Header) { h.OrgURL = "https://other.okta.com" },
+			[]Mismatch{{"org URL", "https://example.okta.com", "https://other.okta.com"}}},
+		{"manifest edited", func(h *Header) { h.ManifestSHA256 = strings.Repeat("cd", 32); h.ManifestSize = 1300; h.Rows = 41 },
+			[]Mismatch{
+				{"manifest SHA-256", strings.Repeat("ab", 32), strings.Repeat("cd", 32)},
+				{"manifest size", "1234", "1300"},
+				{"manifest rows", "40", "41"},
+			}},
+		{"dry run and real run never share", func(h *Header) { h.DryRun = true },
+			[]Mismatch{{"--dry-run", "false", "true"}}},
+		{"flag given then, not now", func(h *Header) { h.SendEmail = "" },
+			[]Mismatch{{"--send-email", "false", "(not given)"}}},
+		{"flag not given then, given now", func(h *Header) { h.RevokeSessions = "true"; h.Strict = "false" },
+			[]Mismatch{{"--revoke-sessions", "(not given)", "true"}, {"--strict", "(not given)", "false"}}},
+		{"action", func(h *Header) { h.Action = "expire_password" },
+			[]Mismatch{{"--action", "reset_password", "expire_password"}}},
+		{"report", func(h *Header) { h.ReportPath = "/tmp/x.jsonl"; h.ReportFormat = "jsonl" },
+			[]Mismatch{{"--report", "/tmp/users.report.csv", "/tmp/x.jsonl"}, {"report format", "csv", "jsonl"}}},
+		{"format", func(h *Header) { h.Format = 2 },
+			[]Mismatch{{"checkpoint format", "1", "2"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := base
+			tt.change(&now)
+			got := base.Diff(now)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Diff = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefusedRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	if err := j.Outcome(Outcome{Line: 7, Outcome: "succeeded"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"negative line outcome", func() error { return j.Outcome(Outcome{Line: -1, Outcome: "failed"}) }, ErrInvalidRecord},
+		{"negative line attempt", func() error { return j.Attempt(Attempt{Line: -1}) }, ErrInvalidRecord},
+		{"empty outcome", func() error { return j.Outcome(Outcome{Line: 8}) }, ErrInvalidRecord},
+		{"outcome with a tab", func() error { return j.Outcome(Outcome{Line: 8, Outcome: "a\tb"}) }, ErrInvalidRecord},
+		{"second outcome for a line", func() error { return j.Outcome(Outcome{Line: 7, Outcome: "failed"}) }, ErrDuplicateOutcome},
+	}
+	for _, c := range cases {
+		if err := c.call(); !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Outcome(Outcome{Line: 9, Outcome: "failed"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Outcome after Close: err = %v, want ErrClosed", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	// A line done in an earlier run is still refused after reopening.
+	j2, st := mustOpen(t, path)
+	defer j2.Close()
+	if st.Records != 1 {
+		t.Errorf("refused records were written: Records = %d, want 1", st.Records)
+	}
+	if err := j2.Outcome(Outcome{Line: 7, Outcome: "failed"}); !errors.Is(err, ErrDuplicateOutcome) {
+		t.Errorf("outcome for a line done in an earlier run: err = %v, want ErrDuplicateOutcome", err)
+	}
+}
+
+func TestOpenRefusesWhatIsNotACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	other := appendFrame(nil, append([]byte("H\t"), []byte(`{"format":2}`)...))
+	cases := []struct {
+		name    string
+		content []byte
+		want    error
+	}{
+		{"empty file", nil, ErrCorrupt},
+		{"a CSV manifest", []byte("user,action\nalice@example.com,reset_password\n"), ErrCorrupt},
+		{"torn header", appendFrame(nil, []byte("H\t{\"format\":1}"))[:10], ErrCorrupt},
+		{"outcome before any header", appendFrame(nil, []byte("O\t2\tsucceeded\t")), ErrCorrupt},
+		{"future format", other, ErrFormat},
+	}
+	for i, c := range cases {
+		path := filepath.Join(dir, fmt.Sprintf("f%d", i))
+		if err := os.WriteFile(path, c.content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Open(path)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, c.content) {
+			t.Errorf("%s: a refused Open changed the file", c.name)
+		}
+	}
+}
+
+func TestBitset(t *testing.T) {
+	var zero Bitset
+	if zero.Has(0) || zero.Count() != 0 {
+		t.Errorf("zero Bitset is not empty")
+	}
+	b := NewBitset(10)
+	for _, i := range []int{0, 1, 63, 64, 65, 9, 1000, 1 << 20, 64} {
+		b.Set(i)
+	}
+	for _, i := range []int{0, 1, 9, 63, 64, 65, 1000, 1 << 20} {
+		if !b.Has(i) {
+			t.Errorf("Has(%d) = false after Set", i)
+		}
+	}
+	for _, i := range []int{-1, 2, 62, 66, 999, 1001, 1<<20 - 1, 1<<20 + 1, 1 << 30} {
+		if b.Has(i) {
+			t.Errorf("Has(%d) = true, never Set", i)
+		}
+	}
+	if b.Count() != 8 || b.recount() != 8 {
+		t.Errorf("Count() = %d (recount %d), want 8", b.Count(), b.recount())
+	}
+}
+
+// sameOutcomes compares outcomes, treating a nil and an empty payload alike.
+func sameOutcomes(a, b []Outcome) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Line != b[i].Line || a[i].Outcome != b[i].Outcome || !bytes.Equal(a[i].Payload, b[i].Payload) {
+			return false
+		}
+	}
+	return true
+}
+
+// describe prints outcomes without their payloads, which hold secrets.
+func describe(os []Outcome) string {
+	var sb strings.Builder
+	for _, o := range os {
+		fmt.Fprintf(&sb, "{line %d %s payload %d bytes crc %08x} ", o.Line, o.Outcome, len(o.Payload), crc32.Checksum(o.Payload, castagnoli))
+	}
+	return sb.String()
+}
+
+// gatedWriter wraps the file; its Sync can be held until the test releases
+// it, and it can be told to fail.
+type gatedWriter struct {
+	f        *os.File
+	mu       sync.Mutex
+	gate     chan struct{} // when non-nil, the first Sync waits on it
+	failW    error
+	failSync error
+	writes   int
+}
+
+func (g *gatedWriter) WriteAt(p []byte, off int64) (int, error) {
+	g.mu.Lock()
+	g.writes++
+	err := g.failW
+	g.mu.Unlock()
+	if err != nil {
+		// Model a torn write: half the bytes reach the file.
+		n, _ := g.f.WriteAt(p[:len(p)/2], off)
+		return n, err
+	}
+	return g.f.WriteAt(p, off)
+}
+
+func (g *gatedWriter) Sync() error {
+	g.mu.Lock()
+	gate := g.gate
+	g.gate = nil
+	g.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	g.mu.Lock()
+	err := g.failSync
+	g.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return g.f.Sync()
+}
