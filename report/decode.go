@@ -135,6 +135,8 @@ func Repair(path string) (rows int, err error) {
 			writeHeader = true
 		case errors.Is(herr, ErrTorn) && strings.HasPrefix(csvHeader, string(s.buf)):
 			writeHeader = true
+		case errors.Is(herr, ErrTorn):
+			return 0, fmt.Errorf("report: repair %s: %w", path, s.malformed(1, "", "the header is not the report's columns"))
 		default:
 			return 0, fmt.Errorf("report: repair %s: %w", path, herr)
 		}
