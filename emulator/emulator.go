@@ -1,0 +1,229 @@
+package emulator
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Bucket names, as WindowStat and Stats report them.
+const (
+	BucketCredentials = "credentials" // the seven POSTs and DELETE sessions
+	BucketUsers       = "users"       // GET /api/v1/users/{id} and /me
+)
+
+// UnlimitedLimit is the X-Rate-Limit-Limit reported for a bucket without a
+// limit (Remaining is then UnlimitedLimit minus the window's use, at least 0).
+const UnlimitedLimit = 10000
+
+// Config sets up an Org. The zero value (but for Seed) is a 100-user org with
+// no limits and no faults.
+type Config struct {
+	Seed     int64  // drives user generation, the derived token, secrets, faults
+	Users    int    // number of generated users (ignored when UserList != nil); default 100
+	UserList []User // explicit users (e.g. from LoadUsers); UserList[0] is the token's owner
+	Token    string // the accepted API token (SSWS or Bearer); if empty, derived from Seed (40 chars)
+
+	// Rate limits: fixed windows per bucket aligned on whole epoch multiples of Window.
+	PostLimit          int           // per window for BucketCredentials; 0 = unlimited
+	GetLimit           int           // per window for BucketUsers; 0 = unlimited
+	Window             time.Duration // default 60s
+	ConcurrencyLimit   int           // 0 = none; see the package documentation
+	RetryAfter         bool          // send Retry-After (seconds) on 429s
+	RetryAfterHTTPDate bool          // send Retry-After as an HTTP-date instead
+	RepeatRateHeaders  bool          // send each X-Rate-Limit-* header twice
+	OmitDate           bool          // no Date header
+
+	// Faults, drawn from a generator seeded by Seed, only on BucketCredentials.
+	Fail5xxRate float64       // fraction answered 500/502/503/504 (E0000009) before applying anything
+	DropRate    float64       // fraction applied, logged with Dropped, then closed without an answer
+	Latency     time.Duration // added before handling
+	Jitter      time.Duration // up to this much more, uniformly
+	Now         func() time.Time
+}
+
+// Org is an in-memory Okta org. It implements http.Handler and is safe for
+// concurrent use.
+type Org struct {
+	cfg    Config
+	token  string
+	now    func() time.Time
+	window time.Duration
+	prefix string // request ID prefix
+	reqN   atomic.Uint64
+
+	mu                  sync.Mutex
+	users               []*userState
+	byID                map[string]*userState
+	byLogin             map[string]*userState   // lower-cased login
+	byShort             map[string][]*userState // lower-cased short name
+	secrets             *rand.Rand
+	faults              *rand.Rand
+	log                 []LogEntry
+	windows             map[windowKey]*WindowStat
+	winOrder            []windowKey
+	inflight            int
+	concurrencyRejected int
+}
+
+type userState struct {
+	User
+	created, statusChanged, lastUpdated, passwordChanged time.Time
+	resetToken                                           string // current reset token ("" when none is valid)
+	lastSecret                                           string
+	emails                                               int
+	sessionsRevoked                                      int
+}
+
+// New builds an Org from cfg.
+func New(cfg Config) *Org {
+	o := &Org{cfg: cfg, now: cfg.Now, window: cfg.Window}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.window <= 0 {
+		o.window = 60 * time.Second
+	}
+	seed := uint64(cfg.Seed)
+	o.secrets = rand.New(rand.NewPCG(seed, 0x5ec4e75))
+	o.faults = rand.New(rand.NewPCG(seed, 0xfa0175))
+	meta := rand.New(rand.NewPCG(seed, 0x70ce2))
+	o.token = cfg.Token
+	if o.token == "" {
+		o.token = "00" + randomString(meta, 38, alnum+"-_")
+	}
+	o.prefix = randomString(meta, 8, alnum)
+	list := cfg.UserList
+	if list == nil {
+		n := cfg.Users
+		if n <= 0 {
+			n = 100
+		}
+		list = GenerateUsers(cfg.Seed, n)
+	}
+	created := o.now().UTC().Add(-24 * time.Hour).Truncate(time.Millisecond)
+	o.byID = make(map[string]*userState, len(list))
+	o.byLogin = make(map[string]*userState, len(list))
+	o.byShort = make(map[string][]*userState, len(list))
+	for _, u := range list {
+		if u.Status == "" {
+			u.Status = StatusActive
+		}
+		if u.Provider == "" {
+			u.Provider = ProviderOkta
+		}
+		s := &userState{User: u, created: created, statusChanged: created, lastUpdated: created}
+		if u.Password != "" {
+			s.passwordChanged = created
+		}
+		o.users = append(o.users, s)
+		o.byID[u.ID] = s
+		o.byLogin[strings.ToLower(u.Login)] = s
+		short := strings.ToLower(shortName(u.Login))
+		o.byShort[short] = append(o.byShort[short], s)
+	}
+	o.windows = make(map[windowKey]*WindowStat)
+	return o
+}
+
+// Token returns the accepted API token.
+func (o *Org) Token() string { return o.token }
+
+// Users returns a snapshot of every user's current state, in creation order.
+func (o *Org) Users() []User {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]User, len(o.users))
+	for i, u := range o.users {
+		out[i] = u.User
+	}
+	return out
+}
+
+// User returns the current state of the user named by an ID, a login or an
+// unambiguous login short name (the same resolution as the API's {id}).
+func (o *Org) User(idOrLogin string) (User, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.resolve(idOrLogin)
+	if u == nil {
+		return User{}, false
+	}
+	return u.User, true
+}
+
+// LastSecret returns the last temp password or reset URL issued to the user
+// (emailed reset URLs included), or "" if none.
+func (o *Org) LastSecret(userID string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if u := o.byID[userID]; u != nil {
+		return u.lastSecret
+	}
+	return ""
+}
+
+// ResetURLValid reports whether url is the user's current, unused reset URL:
+// every new reset URL, and every password change, makes the previous one
+// stop working.
+func (o *Org) ResetURLValid(idOrLogin, url string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.resolve(idOrLogin)
+	if u == nil || u.resetToken == "" {
+		return false
+	}
+	return strings.HasSuffix(url, "/signin/reset-password/"+u.resetToken)
+}
+
+// EmailsSent returns how many reset emails the user has been "sent".
+func (o *Org) EmailsSent(userID string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if u := o.byID[userID]; u != nil {
+		return u.emails
+	}
+	return 0
+}
+
+// SessionsRevoked returns how many times the user's sessions were revoked
+// (DELETE sessions, or revokeSessions=true on an operation that applied).
+func (o *Org) SessionsRevoked(userID string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if u := o.byID[userID]; u != nil {
+		return u.sessionsRevoked
+	}
+	return 0
+}
+
+// resolve finds a user by exact ID, then login, then unique short name. The
+// caller holds o.mu.
+func (o *Org) resolve(ref string) *userState {
+	if ref == "" {
+		return nil
+	}
+	if u := o.byID[ref]; u != nil {
+		return u
+	}
+	key := strings.ToLower(ref)
+	if u := o.byLogin[key]; u != nil {
+		return u
+	}
+	if !strings.Contains(key, "@") {
+		if list := o.byShort[key]; len(list) == 1 {
+			return list[0]
+		}
+	}
+	return nil
+}
+
+func (o *Org) newRequestID() string {
+	return fmt.Sprintf("%s%012d", o.prefix, o.reqN.Add(1))
+}
+
+func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }

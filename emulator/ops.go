@@ -1,0 +1,411 @@
+package emulator
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// result is what an operation answers.
+type result struct {
+	status int
+	body   any // nil: no body
+	err    *apiError
+}
+
+// allowed reports whether op may run for u, by the table in the package
+// documentation. The caller holds o.mu.
+func allowed(op string, u *userState) bool {
+	okta := u.Provider == ProviderOkta
+	pw := okta && u.Password != ""
+	rq := okta && u.RecoveryQuestion != ""
+	in := func(statuses ...string) bool {
+		for _, s := range statuses {
+			if u.Status == s {
+				return true
+			}
+		}
+		return false
+	}
+	switch op {
+	case OpExpirePassword, OpExpirePasswordWithTempPassword:
+		return pw && in(StatusActive, StatusPasswordExpired, StatusRecovery, StatusLockedOut)
+	case OpResetPassword:
+		return okta && in(StatusActive, StatusPasswordExpired, StatusRecovery, StatusLockedOut)
+	case OpForgotPassword, OpForgotPasswordSetNewPassword:
+		return pw && rq && in(StatusActive)
+	case OpChangePassword:
+		return pw && in(StatusStaged, StatusActive, StatusPasswordExpired, StatusRecovery)
+	case OpChangeRecoveryQuestion:
+		return pw && in(StatusStaged, StatusActive, StatusRecovery)
+	case OpRevokeUserSessions:
+		return u.Status != StatusDeprovisioned
+	case OpGetUser, OpGetMe:
+		return true
+	}
+	return false
+}
+
+type passwordValue struct {
+	Value *string `json:"value"`
+}
+
+type recoveryQuestionValue struct {
+	Question *string `json:"question"`
+	Answer   *string `json:"answer"`
+}
+
+type credentialsRequest struct {
+	Password         *passwordValue         `json:"password"`
+	RecoveryQuestion *recoveryQuestionValue `json:"recovery_question"`
+}
+
+type changePasswordRequest struct {
+	OldPassword    *passwordValue `json:"oldPassword"`
+	NewPassword    *passwordValue `json:"newPassword"`
+	RevokeSessions bool           `json:"revokeSessions"`
+}
+
+func present(s *string) bool { return s != nil && *s != "" }
+
+// params holds what was read from the query and body before the lock.
+type params struct {
+	sendEmail, revokeSessions, strict, oauthTokens bool
+	creds                                          credentialsRequest
+	change                                         changePasswordRequest
+}
+
+func (x *exchange) readParams(op string) (params, *apiError) {
+	var p params
+	var ae *apiError
+	q := x.r.URL.Query()
+	switch op {
+	case OpExpirePasswordWithTempPassword:
+		p.revokeSessions, ae = boolParam(q, "revokeSessions", false, false)
+	case OpResetPassword:
+		if p.sendEmail, ae = boolParam(q, "sendEmail", false, true); ae == nil {
+			p.revokeSessions, ae = boolParam(q, "revokeSessions", false, false)
+		}
+	case OpForgotPassword:
+		p.sendEmail, ae = boolParam(q, "sendEmail", true, false)
+	case OpForgotPasswordSetNewPassword:
+		if p.sendEmail, ae = boolParam(q, "sendEmail", true, false); ae != nil {
+			return p, ae
+		}
+		if ae = readBody(x.r, &p.creds); ae != nil {
+			return p, ae
+		}
+		switch {
+		case p.creds.Password == nil || !present(p.creds.Password.Value):
+			ae = errValidation("password", "The field cannot be left blank.")
+		case p.creds.RecoveryQuestion == nil || !present(p.creds.RecoveryQuestion.Answer):
+			ae = errValidation("recovery_question.answer", "The field cannot be left blank.")
+		}
+	case OpChangePassword:
+		if p.strict, ae = boolParam(q, "strict", false, false); ae != nil {
+			return p, ae
+		}
+		if ae = readBody(x.r, &p.change); ae != nil {
+			return p, ae
+		}
+		switch {
+		case p.change.OldPassword == nil || !present(p.change.OldPassword.Value):
+			ae = errValidation("oldPassword", "The field cannot be left blank.")
+		case p.change.NewPassword == nil || !present(p.change.NewPassword.Value):
+			ae = errValidation("newPassword", "The field cannot be left blank.")
+		}
+		p.revokeSessions = p.change.RevokeSessions
+	case OpChangeRecoveryQuestion:
+		if ae = readBody(x.r, &p.creds); ae != nil {
+			return p, ae
+		}
+		rq := p.creds.RecoveryQuestion
+		switch {
+		case p.creds.Password == nil || !present(p.creds.Password.Value):
+			ae = errValidation("password", "The field cannot be left blank.")
+		case rq == nil || !present(rq.Question):
+			ae = errValidation("recovery_question.question", "The field cannot be left blank.")
+		case !present(rq.Answer):
+			ae = errValidation("recovery_question.answer", "The field cannot be left blank.")
+		}
+	case OpRevokeUserSessions:
+		p.oauthTokens, ae = boolParam(q, "oauthTokens", false, false)
+	}
+	return p, ae
+}
+
+// handle runs an admitted request's operation.
+func (x *exchange) handle(rt route) result {
+	p, ae := x.readParams(rt.op)
+	if ae != nil {
+		return result{err: ae}
+	}
+	o := x.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var u *userState
+	if rt.op == OpGetMe {
+		if len(o.users) > 0 {
+			u = o.users[0]
+		}
+	} else {
+		u = o.resolve(rt.ref)
+	}
+	if u == nil {
+		ref := rt.ref
+		if rt.op == OpGetMe {
+			ref = "me"
+		}
+		return result{err: errNotFound(ref)}
+	}
+	x.e.UserID = u.ID
+	if !allowed(rt.op, u) {
+		return result{err: errStatus()}
+	}
+	now := x.now.UTC()
+	setStatus := func(s string) {
+		if u.Status != s {
+			u.Status = s
+			u.statusChanged = now
+		}
+	}
+	setPassword := func(pw string) {
+		u.Password = pw
+		u.passwordChanged = now
+		u.resetToken = ""
+	}
+	applied := func() {
+		x.e.Applied = true
+		u.lastUpdated = now
+		if p.revokeSessions {
+			u.sessionsRevoked++
+			x.e.RevokedSessions = true
+		}
+	}
+	issueLink := func() result {
+		token := randomString(o.secrets, 20, alnum)
+		link := x.scheme() + "://" + x.r.Host + "/signin/reset-password/" + token
+		u.resetToken = token
+		u.lastSecret = link
+		if p.sendEmail {
+			u.emails++
+			x.e.Emailed = true
+			return result{status: http.StatusOK, body: struct{}{}}
+		}
+		x.e.Secret = link
+		return result{status: http.StatusOK, body: map[string]string{"resetPasswordUrl": link}}
+	}
+
+	switch rt.op {
+	case OpGetUser, OpGetMe:
+		return result{status: http.StatusOK, body: x.userBody(u)}
+	case OpExpirePassword:
+		setStatus(StatusPasswordExpired)
+		applied()
+		return result{status: http.StatusOK, body: x.userBody(u)}
+	case OpExpirePasswordWithTempPassword:
+		temp := newTempPassword(o)
+		setPassword(temp)
+		setStatus(StatusPasswordExpired)
+		u.lastSecret = temp
+		x.e.Secret = temp
+		applied()
+		return result{status: http.StatusOK, body: map[string]string{"tempPassword": temp}}
+	case OpResetPassword:
+		setStatus(StatusRecovery)
+		applied()
+		return issueLink()
+	case OpForgotPassword:
+		applied()
+		return issueLink()
+	case OpForgotPasswordSetNewPassword:
+		if !strings.EqualFold(strings.TrimSpace(*p.creds.RecoveryQuestion.Answer), u.RecoveryAnswer) {
+			return result{err: errCredentials("The recovery question answer did not match our records.")}
+		}
+		setPassword(*p.creds.Password.Value)
+		setStatus(StatusActive)
+		applied()
+		return result{status: http.StatusOK, body: credentialsBody(u)}
+	case OpChangePassword:
+		oldPw, newPw := *p.change.OldPassword.Value, *p.change.NewPassword.Value
+		if oldPw != u.Password {
+			return result{err: errCredentials("Old Password is not correct")}
+		}
+		if p.strict {
+			if newPw == oldPw {
+				return result{err: errCredentials("Password has been used too recently")}
+			}
+			if len(newPw) < 8 {
+				return result{err: errCredentials("Password requirements were not met. Password requirements: at least 8 characters.")}
+			}
+		}
+		setPassword(newPw)
+		if u.Status == StatusRecovery || u.Status == StatusPasswordExpired {
+			setStatus(StatusActive)
+		}
+		applied()
+		return result{status: http.StatusOK, body: credentialsBody(u)}
+	case OpChangeRecoveryQuestion:
+		if *p.creds.Password.Value != u.Password {
+			return result{err: errCredentials("Password is not correct")}
+		}
+		u.RecoveryQuestion = *p.creds.RecoveryQuestion.Question
+		u.RecoveryAnswer = *p.creds.RecoveryQuestion.Answer
+		applied()
+		return result{status: http.StatusOK, body: credentialsBody(u)}
+	case OpRevokeUserSessions:
+		p.revokeSessions = true
+		applied()
+		return result{status: http.StatusNoContent}
+	}
+	return result{err: errNotFound(rt.ref)}
+}
+
+// newTempPassword draws a 12-character password: letters, digits, one symbol.
+// The caller holds o.mu.
+func newTempPassword(o *Org) string {
+	b := []byte(randomString(o.secrets, 9, letters) + randomString(o.secrets, 2, digits) + randomString(o.secrets, 1, symbols))
+	o.secrets.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+	return string(b)
+}
+
+func (x *exchange) scheme() string {
+	if x.r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+type link struct {
+	Href   string `json:"href"`
+	Method string `json:"method,omitempty"`
+}
+
+type profileJSON struct {
+	Login     string  `json:"login"`
+	Email     string  `json:"email,omitempty"`
+	FirstName *string `json:"firstName"`
+	LastName  *string `json:"lastName"`
+}
+
+type providerJSON struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+type questionJSON struct {
+	Question string `json:"question"`
+}
+
+type credentialsJSON struct {
+	Password         *struct{}     `json:"password,omitempty"`
+	RecoveryQuestion *questionJSON `json:"recovery_question,omitempty"`
+	Provider         providerJSON  `json:"provider"`
+}
+
+type userJSON struct {
+	ID              string          `json:"id"`
+	Status          string          `json:"status"`
+	Created         string          `json:"created"`
+	Activated       *string         `json:"activated"`
+	StatusChanged   *string         `json:"statusChanged"`
+	LastLogin       *string         `json:"lastLogin"`
+	LastUpdated     string          `json:"lastUpdated"`
+	PasswordChanged *string         `json:"passwordChanged"`
+	Profile         profileJSON     `json:"profile"`
+	Credentials     credentialsJSON `json:"credentials"`
+	Links           map[string]link `json:"_links"`
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func optStamp(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := stamp(t)
+	return &s
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func credentialsBody(u *userState) credentialsJSON {
+	c := credentialsJSON{Provider: providerJSON{Type: u.Provider, Name: u.Provider}}
+	if u.Provider == ProviderOkta && u.Password != "" {
+		c.Password = &struct{}{}
+	}
+	if u.Provider == ProviderOkta && u.RecoveryQuestion != "" {
+		c.RecoveryQuestion = &questionJSON{Question: u.RecoveryQuestion}
+	}
+	return c
+}
+
+// linkOps pairs each credential link relation with the operation it names.
+var linkOps = []struct{ rel, op, path string }{
+	{"expirePassword", OpExpirePassword, "/lifecycle/expire_password"},
+	{"resetPassword", OpResetPassword, "/lifecycle/reset_password"},
+	{"forgotPassword", OpForgotPassword, "/credentials/forgot_password"},
+	{"changePassword", OpChangePassword, "/credentials/change_password"},
+	{"changeRecoveryQuestion", OpChangeRecoveryQuestion, "/credentials/change_recovery_question"},
+}
+
+var statusLinks = []struct{ rel, path string }{
+	{"activate", "/lifecycle/activate"},
+	{"reactivate", "/lifecycle/reactivate"},
+	{"suspend", "/lifecycle/suspend"},
+	{"unsuspend", "/lifecycle/unsuspend"},
+	{"unlock", "/lifecycle/unlock"},
+	{"deactivate", "/lifecycle/deactivate"},
+}
+
+func statusLinkAllowed(rel, status string) bool {
+	switch rel {
+	case "activate":
+		return status == StatusStaged
+	case "reactivate":
+		return status == StatusProvisioned
+	case "suspend":
+		return status == StatusActive
+	case "unsuspend":
+		return status == StatusSuspended
+	case "unlock":
+		return status == StatusLockedOut
+	case "deactivate":
+		return status != StatusDeprovisioned
+	}
+	return false
+}
+
+func (x *exchange) userBody(u *userState) userJSON {
+	base := x.scheme() + "://" + x.r.Host + "/api/v1/users/" + u.ID
+	links := map[string]link{"self": {Href: base}}
+	for _, l := range linkOps {
+		if allowed(l.op, u) {
+			links[l.rel] = link{Href: base + l.path, Method: http.MethodPost}
+		}
+	}
+	for _, l := range statusLinks {
+		if statusLinkAllowed(l.rel, u.Status) {
+			links[l.rel] = link{Href: base + l.path, Method: http.MethodPost}
+		}
+	}
+	var activated *string
+	if u.Status != StatusStaged && u.Status != StatusProvisioned {
+		activated = optStamp(u.created)
+	}
+	return userJSON{
+		ID: u.ID, Status: u.Status,
+		Created: stamp(u.created), Activated: activated,
+		StatusChanged: optStamp(u.statusChanged), LastUpdated: stamp(u.lastUpdated),
+		PasswordChanged: optStamp(u.passwordChanged),
+		Profile: profileJSON{Login: u.Login, Email: u.Email,
+			FirstName: optString(u.FirstName), LastName: optString(u.LastName)},
+		Credentials: credentialsBody(u),
+		Links:       links,
+	}
+}
