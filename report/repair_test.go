@@ -86,8 +86,8 @@ func TestRepairCutsUnparsableLastLine(t *testing.T) {
 		f    report.Format
 		tail string
 	}{
-		{report.CSV, "5,dave,,a,failed,,,\n"},                          // too few cells, ends with '\n'
-		{report.CSV, "\x00\x00\x00\x00\n"},                             // zeroed block after a power loss
+		{report.CSV, "5,dave,,a,failed,,,\n"},                         // too few cells, ends with '\n'
+		{report.CSV, "\x00\x00\x00\x00\n"},                            // zeroed block after a power loss
 		{report.JSONL, "{\"line\":5,\"outcome\":\"fai\x00\x00\x00\n"}, // zeroed tail
 		{report.JSONL, "\n"},
 	}

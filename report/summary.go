@@ -144,7 +144,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: summary: %w", err)
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	// A section title is a row with an empty count: drop its padding.
+	out := make([]byte, 0, buf.Len())
+	for _, line := range bytes.SplitAfter(buf.Bytes(), []byte{'\n'}) {
+		if body, ok := bytes.CutSuffix(line, []byte{'\n'}); ok {
+			out = append(append(out, bytes.TrimRight(body, " ")...), '\n')
+		}
+	}
+	if _, err := w.Write(out); err != nil {
 		return fmt.Errorf("report: write summary: %w", err)
 	}
 	return nil
