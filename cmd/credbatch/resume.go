@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
+)
+
+// completeReport makes the report agree with the journal after a stop at
+// any instant: the report is created if the crash came before it, its torn
+// tail is cut, and every outcome the journal holds but the report lacks is
+// appended. The journal is the record; the report follows it.
+func completeReport(j *checkpoint.Journal, path string, f report.Format) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := createReport(path, f); err != nil {
+			return err
+		}
+	} else if _, err := report.Repair(path); err != nil {
+		return fmt.Errorf("%w: repairing the report %s: %w", runner.ErrLocal, path, err)
+	}
+	have := checkpoint.NewBitset(0)
+	if err := report.ReadFile(path, func(r *report.Row) error {
+		have.Set(r.Line)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("%w: reading the report %s: %w", runner.ErrLocal, path, err)
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, path, err)
+	}
+	defer out.Close()
+	w := report.NewWriter(out, f)
+	err = j.Replay(func(o checkpoint.Outcome) error {
+		if have.Has(o.Line) {
+			return nil
+		}
+		have.Set(o.Line)
+		return decodePayload(o.Payload, func(r *report.Row) error { return w.Write(r) })
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: completing the report %s from the checkpoint: %w", runner.ErrLocal, path, err)
+	}
+	return nil
+}
+
+// decodePayload reads the report row an outcome record carries (JSONL).
+func decodePayload(p []byte, fn func(*report.Row) error) error {
+	return report.Read(bytes.NewReader(p), report.JSONL, fn)
+}
+
+func createReport(path string, f report.Format) error {
+	rf, err := report.Create(path)
+	if err != nil {
+		if errors.Is(err, report.ErrExists) {
+			return err
+		}
+		return fmt.Errorf("%w: creating the report %s: %w", runner.ErrLocal, path, err)
+	}
+	w := report.NewWriter(rf, f)
+	err = w.WriteHeader()
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = rf.Sync()
+	}
+	if cerr := rf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w: writing the report %s: %w", runner.ErrLocal, path, err)
+	}
+	return nil
+}
+
+// priorFrom prepares the report file and tells the runner what earlier runs
+// of this checkpoint finished.
+func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f report.Format, resuming bool) (runner.Prior, error) {
+	if !resuming {
+		return runner.Prior{}, createReport(reportPath, f)
+	}
+	if err := completeReport(j, reportPath, f); err != nil {
+		return runner.Prior{}, err
+	}
+	return runner.Prior{
+		Done:     st.Done.Has,
+		Attempts: st.Attempts,
+		InFlight: st.LastAttempt,
+		Claims: func(add func(userID, action string, line int)) {
+			_ = j.Replay(func(o checkpoint.Outcome) error {
+				return decodePayload(o.Payload, func(r *report.Row) error {
+					if claimed(r) {
+						add(r.UserID, r.Action, r.Line)
+					}
+					return nil
+				})
+			})
+		},
+	}, nil
+}
+
+// claimed reports whether a finished row claimed its (user, action): every
+// row that reached the action, not the skipped ones nor those that failed
+// before a user was settled.
+func claimed(r *report.Row) bool {
+	if r.UserID == "" || r.Outcome == report.Skipped {
+		return false
+	}
+	return r.ErrorCode != report.CodeLoginMismatch && r.ErrorCode != report.CodeDuplicateUser
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credbatch/credbatch/okta"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// env is what a command reads from its surroundings; tests and the demo
+// substitute their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	isTerminal     func() bool // stdin and stderr are a terminal
+	// feed ends on the first Ctrl-C or SIGTERM (cause: *signalError);
+	// hard ends on the second Ctrl-C.
+	feed, hard context.Context
+}
+
+// Main runs credbatch with os.Args and returns the exit status.
+func Main() int {
+	okta.Version = version
+	feed, stopFeed := context.WithCancelCause(context.Background())
+	hard, stopHard := context.WithCancel(context.Background())
+	defer stopHard()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for s := range sigs {
+			n++
+			code := exitInterrupted
+			if s == syscall.SIGTERM {
+				code = exitTerminated
+			}
+			if n == 1 {
+				stopFeed(&signalError{code: code})
+				continue
+			}
+			stopHard()
+		}
+	}()
+	e := &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		getenv: os.Getenv, isTerminal: stdinIsTerminal,
+		feed: feed, hard: hard,
+	}
+	err := execute(e, os.Args[1:])
+	printError(e.stderr, err)
+	return exitCode(err)
+}
+
+// execute runs one command line.
+func execute(e *env, args []string) error {
+	root := &cobra.Command{
+		Use:   "credbatch",
+		Short: "Bulk Okta credential operations from a CSV or JSONL manifest",
+		Long: `credbatch runs one Okta credential operation per manifest row: expire passwords,
+issue temporary passwords or reset links, change passwords and recovery questions,
+clear sessions. It paces itself to the org's rate limits, resumes from its
+checkpoint when rerun, and records every outcome in a report (mode 0600).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetArgs(args)
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newMockCmd(e), newDemoCmd(e))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("see 'credbatch "+c.Name()+" --help'", "%v", err)
+	})
+	cmd, err := root.ExecuteC()
+	if err != nil && cmd != nil && isCobraUsage(err) {
+		return usagef("see 'credbatch "+cmd.Name()+" --help'", "%v", err)
+	}
+	return err
+}
+
+// isCobraUsage tells cobra's own argument errors (unknown command, wrong
+// argument count) from the commands' errors.
+func isCobraUsage(err error) bool {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return false
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if len(msg) >= len(p) && contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,557 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credbatch/credbatch/internal/secret"
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/okta"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
+)
+
+// optBool is a tri-state boolean flag: unset, true or false.
+type optBool struct{ v *bool }
+
+func (o *optBool) String() string {
+	if o.v == nil {
+		return ""
+	}
+	return strconv.FormatBool(*o.v)
+}
+func (o *optBool) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "true":
+		t := true
+		o.v = &t
+	case "false":
+		f := false
+		o.v = &f
+	default:
+		return fmt.Errorf("want true or false, not %q", s)
+	}
+	return nil
+}
+func (o *optBool) Type() string     { return "bool" }
+func (o *optBool) IsBoolFlag() bool { return true }
+
+// rowDefaults are the flags that fill empty manifest cells; run and
+// validate both take them.
+type rowDefaults struct {
+	action                          string
+	sendEmail, revokeSessions, strict optBool
+}
+
+func (d *rowDefaults) register(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&d.action, "action", "", "the action of rows that name none")
+	f.Var(&d.sendEmail, "send-email", "send_email for rows that leave it empty (reset_password needs it: a mass email or a file of links is always a choice)")
+	f.Var(&d.revokeSessions, "revoke-sessions", "revoke_sessions for rows that leave it empty")
+	f.Var(&d.strict, "strict", "strict (password policy check) for change_password rows that leave it empty")
+	f.Lookup("send-email").NoOptDefVal = "true"
+	f.Lookup("revoke-sessions").NoOptDefVal = "true"
+	f.Lookup("strict").NoOptDefVal = "true"
+}
+
+func (d *rowDefaults) jobs() (jobs.Defaults, error) {
+	var out jobs.Defaults
+	if d.action != "" {
+		a, err := jobs.ParseAction(d.action)
+		if err != nil {
+			return out, usagef("actions: "+actionList(), "--action %q: %w", d.action, err)
+		}
+		out.Action = a
+	}
+	out.SendEmail, out.RevokeSessions, out.Strict = d.sendEmail.v, d.revokeSessions.v, d.strict.v
+	return out, nil
+}
+
+func actionList() string {
+	var s []string
+	for _, a := range jobs.Actions {
+		s = append(s, string(a))
+	}
+	return strings.Join(s, ", ")
+}
+
+type runOpts struct {
+	rowDefaults
+	orgURL, tokenFile, authMode   string
+	reportPath, checkpointPath    string
+	workers                       int
+	rate                          float64
+	burst, maxShare, maxRetries   int
+	timeout                       time.Duration
+	exclude, haltOn, summaryJSON  string
+	yes, dryRun                   bool
+	verbose                       bool
+	progressEvery                 time.Duration
+	backoffMin                    time.Duration
+}
+
+func newRunCmd(e *env) *cobra.Command {
+	o := &runOpts{}
+	c := &cobra.Command{
+		Use:   "run MANIFEST",
+		Short: "Execute a manifest (rerun the same command to resume)",
+		Long: `Execute one Okta credential operation per manifest row.
+
+Rerun the same command to resume a stopped run: finished rows are not sent
+again. With --dry-run only GET /api/v1/users/{id} is sent and each row is
+reported would_succeed or would_fail.
+
+Exit status: 0 every row succeeded, was skipped or would succeed; 1 finished,
+some rows failed, are in doubt or would fail; 2 usage, configuration or manifest
+error (nothing sent, no file created); 3 stopped on purpose (401, systemic 403,
+--halt-on), resumable; 4 a local write failed, resumable; 130 Ctrl-C and 143
+SIGTERM, resumable.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runRun(e, o, args[0])
+		},
+	}
+	o.rowDefaults.register(c)
+	f := c.Flags()
+	f.StringVar(&o.orgURL, "org-url", "", "the Okta org, https://example.okta.com (env OKTA_CLIENT_ORGURL)")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else env OKTA_CLIENT_TOKEN; never a flag value)")
+	f.StringVar(&o.authMode, "auth-mode", "", "SSWS or Bearer (env OKTA_CLIENT_AUTHORIZATIONMODE; default SSWS)")
+	f.StringVar(&o.reportPath, "report", "", "the report, .csv or .jsonl (default MANIFEST-stem.report.csv beside the manifest; .dryrun.csv in a dry run)")
+	f.StringVar(&o.checkpointPath, "checkpoint", "", "the journal (default REPORT.checkpoint)")
+	f.IntVar(&o.workers, "workers", 8, "requests in flight at most")
+	f.Float64Var(&o.rate, "rate", 10, "requests per second at most; 0 removes this cap")
+	f.IntVar(&o.burst, "burst", 1, "token-bucket burst (>= 1; ignored at rate 0)")
+	f.IntVar(&o.maxShare, "max-share", 50, "1-100: the share of each rate-limit window everyone's use may reach")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "one request's time limit")
+	f.StringVar(&o.exclude, "exclude", "", "a file of users never to touch (one ID or login a line)")
+	f.IntVar(&o.maxRetries, "max-retries", 5, "retries of one job (429, 5xx, network)")
+	f.StringVar(&o.haltOn, "halt-on", "", "stop feeding once N jobs (or P% of at least 20) of this invocation failed or are in doubt")
+	f.StringVar(&o.summaryJSON, "summary-json", "", "write counts, durations and settings (never secrets) as JSON to this file")
+	f.BoolVar(&o.yes, "yes", false, "skip the confirmation (required when stdin is not a terminal)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "audit only: GET each user, send no credential change")
+	f.BoolVar(&o.verbose, "verbose", false, "debug logs on stderr (never secrets)")
+	f.DurationVar(&o.progressEvery, "progress-every", 10*time.Second, "off a terminal, how often to print a progress line")
+	f.DurationVar(&o.backoffMin, "backoff-min", 500*time.Millisecond, "first retry's backoff after a 5xx or network error")
+	_ = f.MarkHidden("backoff-min")
+	return c
+}
+
+// setting returns the flag value, else the environment's.
+func setting(flag string, e *env, name string) string {
+	if flag != "" {
+		return flag
+	}
+	return strings.TrimSpace(e.getenv(name))
+}
+
+// clientConfig builds the Okta client's configuration from flags and the
+// environment (SPEC.md precedence: flag, environment).
+func clientConfig(e *env, o *runOpts) (okta.Config, error) {
+	var cfg okta.Config
+	raw := setting(o.orgURL, e, "OKTA_CLIENT_ORGURL")
+	if raw == "" {
+		return cfg, usagef("pass --org-url https://example.okta.com or set OKTA_CLIENT_ORGURL", "no Okta org given")
+	}
+	org, err := okta.NormalizeOrgURL(raw)
+	if err != nil {
+		return cfg, usagef("", "--org-url: %w", err)
+	}
+	cfg.OrgURL = org
+	mode := setting(o.authMode, e, "OKTA_CLIENT_AUTHORIZATIONMODE")
+	switch strings.ToLower(mode) {
+	case "", "ssws":
+		cfg.AuthMode = okta.AuthSSWS
+	case "bearer":
+		cfg.AuthMode = okta.AuthBearer
+	case "privatekey":
+		return cfg, usagef("use an API token (SSWS) or an access token (--auth-mode Bearer) for now", "--auth-mode PrivateKey is not available in this build yet")
+	default:
+		return cfg, usagef("use SSWS or Bearer", "--auth-mode %q is not an authorization mode", mode)
+	}
+	var tok string
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return cfg, usagef("", "--token-file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return cfg, usagef("", "--token-file %s is empty", o.tokenFile)
+		}
+	} else {
+		tok = strings.TrimSpace(e.getenv("OKTA_CLIENT_TOKEN"))
+	}
+	if tok == "" {
+		return cfg, usagef("set OKTA_CLIENT_TOKEN or pass --token-file PATH (a token is never a flag value)", "no API token given")
+	}
+	cfg.Token = secret.New(tok)
+	cfg.Timeout = o.timeout
+	return cfg, nil
+}
+
+// parseHaltOn reads "N" or "P%".
+func parseHaltOn(s string) (n int, pct float64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		pct, err = strconv.ParseFloat(p, 64)
+		if err != nil || pct <= 0 || pct > 100 {
+			return 0, 0, usagef("e.g. --halt-on 50 or --halt-on 10%", "--halt-on %q: want a percentage from 0 to 100", s)
+		}
+		return 0, pct, nil
+	}
+	n, err = strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, 0, usagef("e.g. --halt-on 50 or --halt-on 10%", "--halt-on %q: want a count of at least 1, or a percentage", s)
+	}
+	return n, 0, nil
+}
+
+// defaultReportPath is MANIFEST-stem.report.csv beside the manifest, or
+// .dryrun.csv in a dry run, so a dry run and a real run never share files.
+func defaultReportPath(manifest string, dry bool) string {
+	dir, base := filepath.Split(manifest)
+	stem := strings.TrimSuffix(base, filepath.Ext(base))
+	if dry {
+		return filepath.Join(dir, stem+".dryrun.csv")
+	}
+	return filepath.Join(dir, stem+".report.csv")
+}
+
+func boolSetting(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
+}
+
+func runRun(e *env, o *runOpts, manifestArg string) error {
+	// 1. Settings, all checked before anything is read or sent.
+	if o.workers < 1 || o.workers > 256 {
+		return usagef("", "--workers %d: want 1 to 256", o.workers)
+	}
+	if o.rate < 0 {
+		return usagef("0 removes the cap", "--rate %g: want 0 or more", o.rate)
+	}
+	if o.burst < 1 {
+		return usagef("", "--burst %d: want at least 1", o.burst)
+	}
+	if o.maxShare < 1 || o.maxShare > 100 {
+		return usagef("", "--max-share %d: want 1 to 100", o.maxShare)
+	}
+	if o.maxRetries < 0 {
+		return usagef("", "--max-retries %d: want 0 or more", o.maxRetries)
+	}
+	if o.timeout <= 0 {
+		return usagef("", "--timeout %s: want a positive duration", o.timeout)
+	}
+	haltN, haltPct, err := parseHaltOn(o.haltOn)
+	if err != nil {
+		return err
+	}
+	defaults, err := o.rowDefaults.jobs()
+	if err != nil {
+		return err
+	}
+	cfg, err := clientConfig(e, o)
+	if err != nil {
+		return err
+	}
+	if !o.yes && !e.isTerminal() && !o.dryRun {
+		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
+	}
+	var exclude []string
+	if o.exclude != "" {
+		b, err := os.ReadFile(o.exclude)
+		if err != nil {
+			return usagef("", "--exclude: %w", err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
+				exclude = append(exclude, l)
+			}
+		}
+	}
+
+	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
+	manifestPath := manifestArg
+	stdinCopy := ""
+	if manifestArg == "-" {
+		if o.reportPath == "" || !o.yes {
+			return usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
+		}
+		manifestPath = o.reportPath + ".manifest"
+		if _, err := os.Stat(manifestPath); errors.Is(err, fs.ErrNotExist) {
+			stdinCopy = manifestPath + ".partial"
+			_ = os.Remove(stdinCopy)
+			if err := jobs.CopyStdin(e.stdin, stdinCopy); err != nil {
+				_ = os.Remove(stdinCopy)
+				return fmt.Errorf("%w: copying standard input: %w", runner.ErrLocal, err)
+			}
+			defer os.Remove(stdinCopy) // renamed away once the run starts
+		}
+	}
+	readPath := manifestPath
+	if stdinCopy != "" {
+		readPath = stdinCopy
+	}
+	m, err := jobs.Open(readPath)
+	if err != nil {
+		return usagef("", "manifest: %w", err)
+	}
+	sum, err := m.Validate(defaults)
+	if err != nil {
+		return err
+	}
+	if sum.HasPasswords {
+		if st, err := os.Stat(readPath); err == nil && st.Mode().Perm()&0o077 != 0 && stdinCopy == "" {
+			warnf(e.stderr, "%s holds passwords and other users can read it (mode %04o): chmod 600 it", manifestArg, st.Mode().Perm())
+		}
+	}
+
+	reportPath := o.reportPath
+	if reportPath == "" {
+		reportPath = defaultReportPath(manifestPath, o.dryRun)
+	}
+	repFormat, err := report.FormatOf(reportPath)
+	if err != nil {
+		return usagef("name the report .csv or .jsonl", "--report %s: %w", reportPath, err)
+	}
+	cpPath := o.checkpointPath
+	if cpPath == "" {
+		cpPath = reportPath + ".checkpoint"
+	}
+	hdr := checkpoint.Header{
+		Format: checkpoint.FormatVersion, ToolVersion: version,
+		OrgURL: cfg.OrgURL, ManifestPath: manifestPath,
+		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
+		DryRun: o.dryRun, Action: string(defaults.Action),
+		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
+		ReportPath: reportPath, ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
+	}
+
+	// 3. A resume, a finished run, or a new run.
+	var j *checkpoint.Journal
+	var state *checkpoint.State
+	resuming := false
+	if _, err := os.Stat(cpPath); err == nil {
+		j, state, err = checkpoint.Open(cpPath)
+		if err != nil {
+			if errors.Is(err, checkpoint.ErrLocked) {
+				return fmt.Errorf("%s: %w", cpPath, err)
+			}
+			return fmt.Errorf("%w: opening the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+		}
+		defer j.Close()
+		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
+			var lines []string
+			for _, d := range diffs {
+				lines = append(lines, fmt.Sprintf("%s is %q in the checkpoint but %q now", d.Field, d.Checkpoint, d.Now))
+			}
+			return usagef("rerun with the settings the run started with, or start a new run with another --report",
+				"this command does not match the run recorded in %s: %s", cpPath, strings.Join(lines, "; "))
+		}
+		resuming = true
+		if state.Done.Count() >= sum.Rows {
+			if err := completeReport(j, reportPath, repFormat); err != nil {
+				return err
+			}
+			infof(e.stderr, "this run already finished; its report is %s", reportPath)
+			return finalStatus(state.Counts, nil)
+		}
+	} else if _, err := os.Stat(reportPath); err == nil {
+		return usagef("choose another --report, or move the old report away",
+			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", reportPath, cpPath)
+	}
+
+	// 4. Confirmation, before any file is created or request sent.
+	if !o.yes && !o.dryRun {
+		w := e.stderr
+		verb := "Run"
+		if resuming {
+			verb = "Resume"
+		}
+		infof(w, "org:      %s", cfg.OrgURL)
+		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
+		for _, a := range jobs.Actions {
+			if n := sum.PerAction[a]; n > 0 {
+				infof(w, "  %-36s %d", a, n)
+			}
+		}
+		if resuming {
+			infof(w, "already finished: %d rows", state.Done.Count())
+		}
+		infof(w, "report:   %s", reportPath)
+		if !confirm(e.stdin, w, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL)) {
+			return usagef("", "not confirmed: nothing was sent and no file was created")
+		}
+	}
+
+	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
+	if stdinCopy != "" {
+		if err := os.Rename(stdinCopy, manifestPath); err != nil {
+			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, manifestPath, err)
+		}
+		if m, err = jobs.Open(manifestPath); err != nil {
+			return fmt.Errorf("%w: %w", runner.ErrLocal, err)
+		}
+	}
+	if !resuming {
+		j, err = checkpoint.Create(cpPath, hdr)
+		if err != nil {
+			if errors.Is(err, checkpoint.ErrLocked) {
+				return err
+			}
+			return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+		}
+		defer j.Close()
+		state = &checkpoint.State{Header: hdr, Done: checkpoint.NewBitset(sum.Rows + 2), Counts: map[string]int{}}
+	}
+	prior, err := priorFrom(j, state, reportPath, repFormat, resuming)
+	if err != nil {
+		return err
+	}
+	rf, err := os.OpenFile(reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, reportPath, err)
+	}
+	defer rf.Close()
+	rw := report.NewWriter(rf, repFormat)
+
+	client, err := okta.New(cfg)
+	if err != nil {
+		return usagef("", "%w", err)
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	run := runner.New(runner.Options{
+		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
+		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
+		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
+	}, runner.Input{
+		Manifest: m, Defaults: defaults, Rows: sum.Rows, Client: client,
+		Journal: j, Report: rw, Prior: prior,
+	})
+	if resuming {
+		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
+	}
+	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
+	start := time.Now()
+	res, runErr := run.Run(e.feed, e.hard)
+	stopProgress()
+	if err := rf.Sync(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("%w: syncing the report: %w", runner.ErrLocal, err)
+	}
+
+	// 6. The summary: counts over the whole report, across resumes.
+	total := map[string]int{}
+	for k, v := range state.Counts {
+		total[k] += v
+	}
+	for k, v := range res.Counts {
+		total[string(k)] += v
+	}
+	printSummary(e, reportPath, total, res, time.Since(start), o.dryRun, sum.Rows)
+	if o.summaryJSON != "" {
+		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, sum, manifestArg, reportPath, total, res, time.Since(start), runErr, o.dryRun); err != nil {
+			warnf(e.stderr, "could not write --summary-json: %v", err)
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return finalStatus(total, nil)
+}
+
+// finalStatus is exit 0 or 1 from the whole report's counts.
+func finalStatus(counts map[string]int, _ error) error {
+	if counts[string(report.Failed)]+counts[string(report.InDoubt)]+counts[string(report.WouldFail)] > 0 {
+		return errRowsFailed
+	}
+	return nil
+}
+
+func printSummary(e *env, reportPath string, total map[string]int, res *runner.Result, wall time.Duration, dry bool, rows int) {
+	w := e.stderr
+	var parts []string
+	for _, k := range sortedKeys(total) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, total[k]))
+	}
+	done := 0
+	for _, v := range total {
+		done += v
+	}
+	infof(w, "done: %d of %d rows: %s", done, rows, strings.Join(parts, ", "))
+	if len(res.ByCode) > 0 {
+		var codes []string
+		for _, k := range sortedKeys(res.ByCode) {
+			codes = append(codes, fmt.Sprintf("%s %d", k, res.ByCode[k]))
+		}
+		infof(w, "errors this run: %s", strings.Join(codes, ", "))
+	}
+	if dry && len(res.StatusCount) > 0 {
+		var st []string
+		for _, k := range sortedKeys(res.StatusCount) {
+			st = append(st, fmt.Sprintf("%s %d", k, res.StatusCount[k]))
+		}
+		infof(w, "users by status: %s", strings.Join(st, ", "))
+	}
+	infof(w, "this run: %s wall time, %d requests, %d rate-limited (429)", wall.Round(time.Millisecond), res.Requests, res.RateLimited)
+	if res.Pending > 0 {
+		infof(w, "%d rows still pending: rerun the same command to resume", res.Pending)
+	}
+	infof(w, "report: %s", reportPath)
+}
+
+// writeSummaryJSON writes --summary-json: counts, durations, requests,
+// 429s, org, manifest SHA-256, tool version, exit reason — never secrets.
+func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath string, total map[string]int, res *runner.Result, wall time.Duration, runErr error, dry bool) error {
+	reason := "finished"
+	if runErr != nil {
+		reason = runErr.Error()
+	}
+	code := exitCode(runErr)
+	if runErr == nil {
+		code = exitCode(finalStatus(total, nil))
+	}
+	out := map[string]any{
+		"tool_version":    version,
+		"org_url":         org,
+		"manifest":        manifest,
+		"manifest_sha256": sum.SHA256,
+		"rows":            sum.Rows,
+		"dry_run":         dry,
+		"report":          reportPath,
+		"outcomes":        total,
+		"error_codes":     res.ByCode,
+		"requests":        res.Requests,
+		"rate_limited":    res.RateLimited,
+		"pending":         res.Pending,
+		"wall_seconds":    wall.Seconds(),
+		"exit_status":     code,
+		"exit_reason":     reason,
+	}
+	if dry {
+		out["users_by_status"] = res.StatusCount
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}

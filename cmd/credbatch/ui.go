@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/credbatch/credbatch/runner"
+)
+
+// Terminal rules: data goes to files (and stdout when asked); everything
+// else goes to stderr as "credbatch: …" lines. Nothing printed here carries
+// a secret: the values printed are counts, paths, the org URL and codes.
+
+func stdinIsTerminal() bool {
+	return term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
+}
+
+func infof(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "credbatch: "+format+"\n", args...)
+}
+
+func warnf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, "credbatch: warning: "+format+"\n", args...)
+}
+
+// confirm asks a yes/no question on the terminal; only "y" or "yes" agrees.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
+
+// sortedKeys returns a map's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// progress shows the run's progress on stderr: a bar on a terminal, a plain
+// line every interval otherwise. stop ends it.
+func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.Progress) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		var bar *progressbar.ProgressBar
+		if tty {
+			bar = progressbar.NewOptions64(snap().Total,
+				progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription("credbatch"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("rows"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
+			interval = 250 * time.Millisecond
+		}
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				if bar != nil {
+					p := snap()
+					_ = bar.Set64(p.Done)
+					_ = bar.Finish()
+				}
+				return
+			case <-tick.C:
+				p := snap()
+				pause := pauseText(p)
+				if bar != nil {
+					bar.ChangeMax64(p.Total)
+					bar.Describe("credbatch" + pause)
+					_ = bar.Set64(p.Done)
+					continue
+				}
+				el := time.Since(start)
+				rate := float64(p.Done) / el.Seconds()
+				eta := "unknown"
+				if rate > 0 && p.Total >= p.Done {
+					eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
+				}
+				infof(w, "progress: %d/%d rows, %.1f rows/s, %d requests, %d rate-limited, ETA %s%s",
+					p.Done, p.Total, rate, p.Requests, p.RateLimited, eta, pause)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func pauseText(p runner.Progress) string {
+	if len(p.Paused) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, pi := range p.Paused {
+		parts = append(parts, fmt.Sprintf("%s paused until %s: %s, %d/%d left",
+			pi.Bucket, pi.Until.Format("15:04:05"), pi.Reason, pi.Remaining, pi.Limit))
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}

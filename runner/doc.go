@@ -1,0 +1,18 @@
+// Package runner turns validated jobs into Okta calls and outcomes.
+//
+// It owns the pipeline of a run: one feeder reading the manifest in order,
+// resolvers that turn logins into user IDs (GET /api/v1/users/{login}), a
+// sequencer that applies the rules of SPEC.md "Users" in manifest order
+// (excluded users, the token's own user, duplicates after resolution, one
+// user's rows one at a time), executors that send the action through the
+// pacer with the retry policy of runner/pace, and a recorder that makes each
+// outcome durable in the checkpoint before it is appended to the report.
+//
+// runner is the only package in which a job's action becomes an Okta call.
+//
+// Stops only stop feeding. The run takes two contexts: feed, whose end (first
+// Ctrl-C, SIGTERM, or a stop the run decides itself: 401, systemic 403,
+// --halt-on) stops new work from starting while requests already on the wire
+// finish and are recorded; and hard, whose end (second Ctrl-C, a failed
+// journal write) abandons the requests on the wire — a resume settles them.
+package runner

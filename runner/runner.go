@@ -1,0 +1,977 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/okta"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner/checkpoint"
+	"github.com/credbatch/credbatch/runner/pace"
+)
+
+// ErrStopped is wrapped by the error Run returns when it stopped on purpose
+// (401, systemic 403, --halt-on): exit status 3. The unsent rows stay pending.
+var ErrStopped = errors.New("run stopped")
+
+// ErrLocal is wrapped by the error Run returns when a local write failed
+// (checkpoint or report): exit status 4.
+var ErrLocal = errors.New("local failure")
+
+// StopError says why a run stopped on purpose and what fixes it.
+type StopError struct {
+	Reason string // what happened, e.g. "Okta answered 401 E0000011"
+	Hint   string // what to do before rerunning the same command
+}
+
+func (e *StopError) Error() string { return "stopped: " + e.Reason }
+
+// Is makes errors.Is(err, ErrStopped) true.
+func (e *StopError) Is(target error) bool { return target == ErrStopped }
+
+// Journal is what the runner needs of the checkpoint: durable records.
+type Journal interface {
+	Attempt(checkpoint.Attempt) error
+	Outcome(checkpoint.Outcome) error
+}
+
+// Options are the run's settings. Zero values take SPEC.md's defaults where
+// one exists.
+type Options struct {
+	Workers    int
+	Rate       float64 // requests/s; 0 = no cap
+	Burst      int
+	MaxShare   int
+	MaxRetries int
+	BackoffMin time.Duration // first retry's backoff; default 500ms
+	BackoffMax time.Duration // default 30s
+	HaltOn     int           // stop once this many jobs ended failed or in_doubt; 0 = off
+	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
+	DryRun     bool
+	Exclude    []string // user IDs and logins never to touch
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Prior is what earlier runs of the same checkpoint left behind.
+type Prior struct {
+	Done     func(line int) bool          // rows with a durable outcome: not sent again
+	Attempts map[int]int                  // line -> attempts recorded in earlier runs
+	InFlight map[int]checkpoint.Attempt   // attempts of password-checking rows with no outcome: settled in_doubt
+	Claims   func(add func(userID, action string, line int))
+}
+
+// Input is what one invocation runs.
+type Input struct {
+	Manifest *jobs.Manifest
+	Defaults jobs.Defaults
+	Rows     int // rows in the manifest (for progress)
+	Client   *okta.Client
+	Journal  Journal
+	Report   *report.Writer
+	Prior    Prior
+}
+
+// Result counts what this invocation did.
+type Result struct {
+	Counts      map[report.Outcome]int
+	ByCode      map[string]int
+	Requests    int64
+	RateLimited int64
+	Pending     int // rows neither finished before nor in this invocation
+	StatusCount map[string]int // dry run: users by current status
+	Elapsed     time.Duration
+}
+
+// Progress is a snapshot for the progress display.
+type Progress struct {
+	Done, Total int64
+	Requests    int64
+	RateLimited int64
+	Paused      []pace.PauseInfo
+}
+
+// Runner runs one invocation. Create it with New, read Progress from any
+// goroutine while Run runs.
+type Runner struct {
+	opt   Options
+	in    Input
+	pacer *pace.Pacer
+	log   *slog.Logger
+	now   func() time.Time
+
+	total       atomic.Int64
+	done        atomic.Int64
+	requests    atomic.Int64
+	rateLimited atomic.Int64
+
+	feedCtx    context.Context
+	stopFeed   context.CancelCauseFunc
+	hardCtx    context.Context
+	stopMu     sync.Mutex
+	stopErr    error
+	meID       string
+	excludeIDs map[string]bool
+	excludeLog map[string]bool
+
+	mu          sync.Mutex // guards below
+	counts      map[report.Outcome]int
+	byCode      map[string]int
+	statusCount map[string]int
+	ended       int // failed or in_doubt in this invocation
+	finished    int // jobs that got an HTTP answer to their action
+	all403      bool
+	claims      map[uint64]int // hash(userID, action) -> line
+	chains      map[string]chan struct{}
+
+	recCh chan *report.Row
+}
+
+// New prepares a run.
+func New(opt Options, in Input) *Runner {
+	if opt.Workers < 1 {
+		opt.Workers = 8
+	}
+	if opt.MaxShare < 1 || opt.MaxShare > 100 {
+		opt.MaxShare = 50
+	}
+	if opt.Burst < 1 {
+		opt.Burst = 1
+	}
+	if opt.BackoffMin <= 0 {
+		opt.BackoffMin = 500 * time.Millisecond
+	}
+	if opt.BackoffMax <= 0 {
+		opt.BackoffMax = 30 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	r := &Runner{
+		opt: opt, in: in, log: opt.Logger, now: opt.Now,
+		pacer: pace.New(pace.Config{
+			Rate: opt.Rate, Burst: opt.Burst, MaxShare: opt.MaxShare, Workers: opt.Workers,
+		}),
+		counts:      map[report.Outcome]int{},
+		byCode:      map[string]int{},
+		statusCount: map[string]int{},
+		claims:      map[uint64]int{},
+		chains:      map[string]chan struct{}{},
+		all403:      true,
+		excludeIDs:  map[string]bool{},
+		excludeLog:  map[string]bool{},
+	}
+	r.total.Store(int64(in.Rows))
+	return r
+}
+
+// Progress returns a snapshot; safe from any goroutine.
+func (r *Runner) Progress() Progress {
+	return Progress{
+		Done: r.done.Load(), Total: r.total.Load(),
+		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
+		Paused: r.pacer.Paused(),
+	}
+}
+
+func claimKey(userID, action string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(userID))
+	h.Write([]byte{0})
+	h.Write([]byte(action))
+	return h.Sum64()
+}
+
+// task is one row on its way through the pipeline.
+type task struct {
+	job      jobs.Job
+	seq      int64
+	userID   string
+	user     *okta.User  // dry run: what GET returned
+	row      *report.Row // decided without sending the action (resolution failed)
+	settle   bool        // in flight at a crash: ends in_doubt without sending
+	pending  bool        // stopped before it finished: stays pending
+	prev     <-chan struct{}
+	done     chan struct{}
+	attempts int // attempts in earlier runs
+	started  time.Time
+}
+
+// Run executes the jobs. feed ends the feeding (first Ctrl-C, SIGTERM); hard
+// abandons the requests on the wire (second Ctrl-C). It returns what this
+// invocation did and, when it did not finish, why: a StopError (exit 3), an
+// error wrapping ErrLocal (exit 4), or the cause of feed's end.
+func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
+	start := r.now()
+	r.hardCtx = hard
+	r.feedCtx, r.stopFeed = context.WithCancelCause(feed)
+	defer r.stopFeed(nil)
+
+	if err := r.prepare(); err != nil {
+		return r.result(start), err
+	}
+
+	g, gctx := errgroup.WithContext(hard)
+	window := make(chan struct{}, 4*r.opt.Workers+16)
+	resolveCh := make(chan *task, r.opt.Workers)
+	resolvedCh := make(chan *task, r.opt.Workers)
+	execCh := make(chan *task, r.opt.Workers)
+	r.recCh = make(chan *report.Row, 4*r.opt.Workers)
+
+	// The recorder: the one goroutine that writes the report.
+	recDone := make(chan error, 1)
+	go func() { recDone <- r.recorder() }()
+
+	// Feeder: manifest order, finished rows skipped.
+	g.Go(func() error {
+		defer close(resolveCh)
+		var seq int64
+		err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
+			if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
+				r.total.Add(-1)
+				return nil
+			}
+			select {
+			case window <- struct{}{}:
+			case <-r.feedCtx.Done():
+				return errFeedStopped
+			case <-gctx.Done():
+				return errFeedStopped
+			}
+			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line]}
+			seq++
+			if a, ok := r.in.Prior.InFlight[j.Line]; ok {
+				t.settle = true
+				t.userID = a.UserID
+				t.started = a.At
+			}
+			select {
+			case resolveCh <- t:
+				return nil
+			case <-gctx.Done():
+				return errFeedStopped
+			}
+		})
+		if errors.Is(err, errFeedStopped) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the manifest: %w", err)
+		}
+		return nil
+	})
+
+	// Resolvers: logins to IDs (and, in a dry run, every user's state).
+	var resolvers sync.WaitGroup
+	for range r.opt.Workers {
+		resolvers.Add(1)
+		g.Go(func() error {
+			defer resolvers.Done()
+			for t := range resolveCh {
+				r.resolve(t)
+				select {
+				case resolvedCh <- t:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		resolvers.Wait()
+		close(resolvedCh)
+		return nil
+	})
+
+	// Sequencer: the Users rules, in manifest order.
+	g.Go(func() error {
+		defer close(execCh)
+		held := map[int64]*task{}
+		var next int64
+		for t := range resolvedCh {
+			held[t.seq] = t
+			for {
+				t, ok := held[next]
+				if !ok {
+					break
+				}
+				delete(held, next)
+				next++
+				<-window
+				if t.pending {
+					continue
+				}
+				r.sequence(t)
+				select {
+				case execCh <- t:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+		}
+		return nil
+	})
+
+	// Executors.
+	for range r.opt.Workers {
+		g.Go(func() error {
+			for t := range execCh {
+				if err := r.execute(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+
+	gerr := g.Wait()
+	close(r.recCh)
+	recErr := <-recDone
+
+	res := r.result(start)
+	switch {
+	case gerr != nil && errors.Is(gerr, ErrLocal):
+		return res, gerr
+	case recErr != nil:
+		return res, recErr
+	case gerr != nil && hard.Err() != nil:
+		return res, context.Cause(hard)
+	case gerr != nil:
+		return res, gerr
+	}
+	if err := r.stopError(); err != nil {
+		return res, err
+	}
+	if feed.Err() != nil {
+		return res, context.Cause(feed)
+	}
+	return res, nil
+}
+
+var errFeedStopped = errors.New("feeding stopped")
+
+func (r *Runner) result(start time.Time) *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &Result{
+		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{},
+		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
+		Elapsed: r.now().Sub(start),
+	}
+	recorded := 0
+	for k, v := range r.counts {
+		res.Counts[k] = v
+		recorded += v
+	}
+	for k, v := range r.byCode {
+		res.ByCode[k] = v
+	}
+	for k, v := range r.statusCount {
+		res.StatusCount[k] = v
+	}
+	res.Pending = int(r.total.Load()) - recorded
+	if res.Pending < 0 {
+		res.Pending = 0
+	}
+	return res
+}
+
+// stop ends feeding for a reason of the run's own (exit 3). The first wins.
+func (r *Runner) stop(err *StopError) {
+	r.stopMu.Lock()
+	if r.stopErr == nil {
+		r.stopErr = err
+		r.log.Warn("stopping: no new requests will start", "reason", err.Reason)
+	}
+	r.stopMu.Unlock()
+	r.stopFeed(err)
+}
+
+func (r *Runner) stopError() error {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	return r.stopErr
+}
+
+// prepare learns the token's own user and resolves the exclusion list.
+func (r *Runner) prepare() error {
+	for _, e := range r.opt.Exclude {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if isUserID(e) {
+			r.excludeIDs[e] = true
+		} else {
+			r.excludeLog[strings.ToLower(e)] = true
+		}
+	}
+	if r.in.Prior.Claims != nil {
+		r.in.Prior.Claims(func(userID, action string, line int) {
+			r.claims[claimKey(userID, action)] = line
+		})
+	}
+	// The token's own user is never touched.
+	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+		return r.in.Client.GetMe(ctx, o)
+	}, nil, nil)
+	if res.pending {
+		if err := r.stopError(); err != nil {
+			return err
+		}
+		return context.Cause(r.feedCtx)
+	}
+	if res.resp != nil && res.resp.User != nil {
+		r.meID = res.resp.User.ID
+	} else if res.err != nil {
+		var ae *okta.APIError
+		// A client-credentials token has no user: Okta answers 404 or 403 here.
+		if !errors.As(res.err, &ae) || (ae.HTTPStatus != 404 && ae.HTTPStatus != 403) {
+			return fmt.Errorf("asking Okta who the token belongs to (GET /api/v1/users/me): %w", res.err)
+		}
+	}
+	// Excluded logins are resolved, so a row naming the user by ID is excluded too.
+	for login := range r.excludeLog {
+		res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+			return r.in.Client.GetUser(ctx, login, o)
+		}, nil, nil)
+		if res.pending {
+			if err := r.stopError(); err != nil {
+				return err
+			}
+			return context.Cause(r.feedCtx)
+		}
+		if res.resp != nil && res.resp.User != nil {
+			r.excludeIDs[res.resp.User.ID] = true
+		}
+	}
+	return nil
+}
+
+// loginMatches reports whether Okta's profile.login is the login the manifest
+// named: equal ignoring case, or the manifest named its short name (the part
+// before @), as Okta itself matches.
+func loginMatches(manifest, resolved string) bool {
+	if strings.EqualFold(manifest, resolved) {
+		return true
+	}
+	if !strings.Contains(manifest, "@") {
+		if at := strings.IndexByte(resolved, '@'); at > 0 {
+			return strings.EqualFold(manifest, resolved[:at])
+		}
+	}
+	return false
+}
+
+// resolve turns the row's user into an Okta ID (GET for logins; GET for
+// every row in a dry run).
+func (r *Runner) resolve(t *task) {
+	if r.feedCtx.Err() != nil {
+		t.pending = true
+		return
+	}
+	if t.settle {
+		return
+	}
+	j := &t.job
+	if j.UserIsID && !r.opt.DryRun {
+		t.userID = j.User
+		return
+	}
+	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+		return r.in.Client.GetUser(ctx, j.User, o)
+	}, nil, nil)
+	if res.pending {
+		t.pending = true
+		return
+	}
+	if res.err != nil {
+		row := r.baseRow(t)
+		if r.opt.DryRun {
+			row.Outcome = report.WouldFail
+		} else {
+			row.Outcome = report.Failed
+		}
+		fillError(row, res.err, false)
+		var ae *okta.APIError
+		if errors.As(res.err, &ae) && ae.HTTPStatus == 404 {
+			row.ErrorSummary = "user not found: " + row.ErrorSummary
+		}
+		t.row = row
+		return
+	}
+	u := res.resp.User
+	if u == nil {
+		row := r.baseRow(t)
+		row.Outcome = report.Failed
+		row.ErrorSummary = "Okta's answer to GET /api/v1/users carried no user"
+		t.row = row
+		return
+	}
+	t.userID = u.ID
+	if !j.UserIsID && !loginMatches(j.User, u.Login) {
+		row := r.baseRow(t)
+		row.UserID = u.ID
+		if r.opt.DryRun {
+			row.Outcome = report.WouldFail
+		} else {
+			row.Outcome = report.Failed
+		}
+		row.ErrorCode = report.CodeLoginMismatch
+		row.ErrorSummary = "Okta resolved this login to a user whose login is different; nothing was sent for this row"
+		t.row = row
+		return
+	}
+	if j.UserIsID && u.ID != j.User {
+		// IDs are case-sensitive: Okta must not answer for another ID.
+		row := r.baseRow(t)
+		row.Outcome = report.WouldFail
+		row.ErrorCode = report.CodeLoginMismatch
+		row.ErrorSummary = "Okta answered with a different user ID"
+		t.row = row
+		return
+	}
+	t.user = u
+}
+
+// sequence applies, in manifest order, the exclusion, self, duplicate and
+// one-row-per-user-at-a-time rules.
+func (r *Runner) sequence(t *task) {
+	if t.row != nil || t.pending {
+		return // a row that failed its login check claims no user
+	}
+	j := &t.job
+	if r.excludeIDs[t.userID] || (!j.UserIsID && r.excludeLog[strings.ToLower(j.User)]) {
+		row := r.baseRow(t)
+		row.UserID = t.userID
+		row.Outcome = report.Skipped
+		row.ErrorSummary = "user is on the --exclude list"
+		t.row = row
+		return
+	}
+	if r.meID != "" && t.userID == r.meID {
+		row := r.baseRow(t)
+		row.UserID = t.userID
+		row.Outcome = report.Skipped
+		row.ErrorSummary = "user is the API token's own user: credbatch never changes it"
+		t.row = row
+		return
+	}
+	key := claimKey(t.userID, string(j.Action))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if first, dup := r.claims[key]; dup && first != j.Line {
+		row := r.baseRow(t)
+		row.UserID = t.userID
+		if r.opt.DryRun {
+			row.Outcome = report.WouldFail
+		} else {
+			row.Outcome = report.Failed
+		}
+		row.ErrorCode = report.CodeDuplicateUser
+		row.ErrorSummary = fmt.Sprintf("line %d already has %s for this user (after resolving logins); not sent again", first, j.Action)
+		t.row = row
+		return
+	}
+	r.claims[key] = j.Line
+	t.prev = r.chains[t.userID]
+	t.done = make(chan struct{})
+	r.chains[t.userID] = t.done
+}
+
+// finish releases the next row of the same user.
+func (r *Runner) finish(t *task) {
+	if t.done == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.chains[t.userID] == t.done {
+		delete(r.chains, t.userID)
+	}
+	r.mu.Unlock()
+	close(t.done)
+}
+
+func (r *Runner) baseRow(t *task) *report.Row {
+	return &report.Row{
+		Line: t.job.Line, User: t.job.User, UserID: t.userID, Action: string(t.job.Action),
+		Attempts: t.attempts, StartedAt: t.started,
+	}
+}
+
+// execute sends the row's action (or records what was decided) and records
+// the outcome. It returns an error only for a local failure.
+func (r *Runner) execute(t *task) error {
+	defer r.finish(t)
+	if t.prev != nil {
+		select {
+		case <-t.prev:
+		case <-r.hardCtx.Done():
+			return nil
+		}
+	}
+	if t.row != nil {
+		return r.record(t.row)
+	}
+	row := r.baseRow(t)
+	if t.settle {
+		row.Outcome = report.InDoubt
+		row.ErrorSummary = "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"
+		return r.record(row)
+	}
+	if r.opt.DryRun {
+		ok, reason := dryRunVerdict(t.job.Action, t.user)
+		row.UserStatus = t.user.Status
+		if ok {
+			row.Outcome = report.WouldSucceed
+		} else {
+			row.Outcome = report.WouldFail
+			row.ErrorSummary = reason
+		}
+		r.mu.Lock()
+		r.statusCount[t.user.Status]++
+		r.mu.Unlock()
+		return r.record(row)
+	}
+	if r.feedCtx.Err() != nil {
+		return nil // pending
+	}
+	j := &t.job
+	rep := repeatable(j.Action)
+	var journalAttempt func(n int) error
+	if !rep {
+		journalAttempt = func(n int) error {
+			err := r.in.Journal.Attempt(checkpoint.Attempt{Line: j.Line, UserID: t.userID, N: t.attempts + n, At: r.now()})
+			if err != nil {
+				return fmt.Errorf("%w: recording an attempt: %w", ErrLocal, err)
+			}
+			return nil
+		}
+	}
+	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+		return callAction(ctx, r.in.Client, j, t.userID, o)
+	}, journalAttempt, &systemic{r: r})
+	if res.localErr != nil {
+		r.stopFeed(res.localErr)
+		return res.localErr
+	}
+	if res.pending {
+		return nil
+	}
+	row.Attempts = t.attempts + res.sent
+	if row.StartedAt.IsZero() {
+		row.StartedAt = res.started
+	}
+	switch res.verdict {
+	case pace.Success:
+		row.Outcome = report.Succeeded
+		resp := res.resp
+		row.HTTPStatus = resp.HTTPStatus
+		row.OktaRequestID = resp.RequestID
+		row.TempPassword = resp.TempPassword
+		row.ResetURL = resp.ResetURL
+		row.UserStatus = resp.UserStatus
+		if row.UserStatus == "" {
+			row.UserStatus = documentedStatus(j.Action)
+		}
+	case pace.InDoubt:
+		row.Outcome = report.InDoubt
+		fillError(row, res.err, true)
+	default:
+		row.Outcome = report.Failed
+		fillError(row, res.err, false)
+	}
+	return r.record(row)
+}
+
+// fillError puts an error's code and summary into a row; never a secret.
+func fillError(row *report.Row, err error, inDoubt bool) {
+	var ae *okta.APIError
+	var ne *okta.NetError
+	switch {
+	case errors.As(err, &ae):
+		row.HTTPStatus = ae.HTTPStatus
+		row.ErrorCode = ae.Code
+		row.OktaRequestID = ae.RequestID
+		parts := []string{}
+		if ae.Summary != "" {
+			parts = append(parts, ae.Summary)
+		}
+		parts = append(parts, ae.Causes...)
+		row.ErrorSummary = strings.Join(parts, "; ")
+		if row.ErrorSummary == "" {
+			row.ErrorSummary = fmt.Sprintf("HTTP %d", ae.HTTPStatus)
+		}
+	case errors.As(err, &ne):
+		if ne.Timeout {
+			row.ErrorCode = report.CodeTimeout
+			row.ErrorSummary = "no answer from Okta within --timeout"
+		} else {
+			row.ErrorCode = report.CodeNetwork
+			row.ErrorSummary = "no answer from Okta: " + ne.Err.Error()
+		}
+	case err != nil:
+		row.ErrorSummary = err.Error()
+	}
+	if inDoubt {
+		row.ErrorSummary = "an earlier attempt may have applied; check the user in Okta before repeating: " + row.ErrorSummary
+	}
+}
+
+// record makes the outcome durable, then hands it to the report writer.
+func (r *Runner) record(row *report.Row) error {
+	if row.FinishedAt.IsZero() {
+		row.FinishedAt = r.now()
+	}
+	payload := report.AppendRow(nil, row, report.JSONL)
+	if err := r.in.Journal.Outcome(checkpoint.Outcome{Line: row.Line, Outcome: string(row.Outcome), Payload: payload}); err != nil {
+		err = fmt.Errorf("%w: recording the outcome of line %d: %w", ErrLocal, row.Line, err)
+		r.stopFeed(err)
+		return err
+	}
+	r.done.Add(1)
+	r.mu.Lock()
+	r.counts[row.Outcome]++
+	if row.ErrorCode != "" {
+		r.byCode[row.ErrorCode]++
+	}
+	var halt *StopError
+	if row.Outcome == report.Failed || row.Outcome == report.InDoubt {
+		r.ended++
+		total := 0
+		for _, n := range r.counts {
+			total += n
+		}
+		if r.opt.HaltOn > 0 && r.ended >= r.opt.HaltOn {
+			halt = &StopError{
+				Reason: fmt.Sprintf("--halt-on %d reached: %d rows failed or are in doubt", r.opt.HaltOn, r.ended),
+				Hint:   "look at the failed rows in the report, fix the cause, then rerun the same command to resume",
+			}
+		} else if r.opt.HaltOnPct > 0 && total >= 20 && float64(r.ended)*100 >= r.opt.HaltOnPct*float64(total) {
+			halt = &StopError{
+				Reason: fmt.Sprintf("--halt-on %g%% reached: %d of %d rows failed or are in doubt", r.opt.HaltOnPct, r.ended, total),
+				Hint:   "look at the failed rows in the report, fix the cause, then rerun the same command to resume",
+			}
+		}
+	}
+	r.mu.Unlock()
+	if halt != nil {
+		r.stop(halt)
+	}
+	select {
+	case r.recCh <- row:
+	case <-r.hardCtx.Done():
+	}
+	return nil
+}
+
+// recorder owns the report writer: rows are appended in the order their
+// outcomes became durable, flushed whenever the queue empties.
+func (r *Runner) recorder() error {
+	var firstErr error
+	for row := range r.recCh {
+		if firstErr != nil {
+			continue
+		}
+		if err := r.in.Report.Write(row); err != nil {
+			firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
+			r.stopFeed(firstErr)
+			continue
+		}
+		if len(r.recCh) == 0 {
+			if err := r.in.Report.Flush(); err != nil {
+				firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
+				r.stopFeed(firstErr)
+			}
+		}
+	}
+	if firstErr == nil {
+		if err := r.in.Report.Flush(); err != nil {
+			firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
+		}
+	}
+	return firstErr
+}
+
+// systemic watches for the systemic-403 rule: the first five jobs to finish
+// all answered 403 E0000006 (the token lacks the permission).
+type systemic struct{ r *Runner }
+
+const systemicN = 5
+
+// observe returns true when this answer trips the rule.
+func (s *systemic) observe(status int, code string) bool {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished >= systemicN {
+		return false
+	}
+	r.finished++
+	if status != 403 || code != "E0000006" {
+		r.all403 = false
+		return false
+	}
+	return r.all403 && r.finished == systemicN
+}
+
+// sendResult is what one job's request loop ended with.
+type sendResult struct {
+	resp     *okta.Response
+	err      error
+	verdict  pace.Verdict
+	sent     int
+	started  time.Time
+	pending  bool  // stopped before finishing: the row stays pending
+	localErr error // journal write failed
+}
+
+// send runs one request with pacing and the retry policy of runner/pace.
+// journalAttempt, when set, is called before each attempt goes on the wire.
+func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.CallOptions) (*okta.Response, error), journalAttempt func(n int) error, sys *systemic) sendResult {
+	var res sendResult
+	var lastReqID string
+	retries := 0
+	earlier := false
+	for {
+		if r.feedCtx.Err() != nil {
+			res.pending = true
+			return res
+		}
+		ticket, err := r.pacer.Acquire(r.feedCtx, b)
+		if err != nil {
+			res.pending = true
+			return res
+		}
+		if journalAttempt != nil {
+			if err := journalAttempt(res.sent + 1); err != nil {
+				ticket.Done(pace.Observation{})
+				res.localErr = err
+				return res
+			}
+		}
+		if res.started.IsZero() {
+			res.started = r.now()
+		}
+		res.sent++
+		r.requests.Add(1)
+		resp, err := call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
+		obs, attempt := r.observe(resp, err)
+		ticket.Done(obs)
+		if r.hardCtx.Err() != nil {
+			// Abandoned on the wire (second Ctrl-C): a resume settles it.
+			res.pending = true
+			return res
+		}
+		if obs.Status == 429 {
+			r.rateLimited.Add(1)
+		}
+		attempt.Repeatable = rep
+		attempt.EarlierMayHaveApplied = earlier
+		attempt.Retries = retries
+		attempt.MaxRetries = r.opt.MaxRetries
+		v, applied := pace.Decide(attempt)
+		earlier = earlier || applied
+		res.resp, res.err, res.verdict = resp, err, v
+
+		var ae *okta.APIError
+		if errors.As(err, &ae) {
+			lastReqID = ae.RequestID
+			if ae.HTTPStatus == 401 && !earlier {
+				r.stop(&StopError{
+					Reason: fmt.Sprintf("Okta answered 401 %s: %s", ae.Code, ae.Summary),
+					Hint:   "the API token is invalid, expired or revoked: set a valid OKTA_CLIENT_TOKEN (or --token-file), then rerun the same command to resume",
+				})
+				res.pending = true
+				return res
+			}
+			if sys != nil && sys.observe(ae.HTTPStatus, ae.Code) {
+				r.stop(&StopError{
+					Reason: "the first 5 rows all answered 403 E0000006: the token is not allowed to do this",
+					Hint:   "give the token's admin (or the service app) a role that may manage these users' credentials (okta.users.manage), then rerun the same command to resume",
+				})
+				res.pending = true
+				return res
+			}
+		} else if resp != nil {
+			lastReqID = resp.RequestID
+			if sys != nil {
+				sys.observe(resp.HTTPStatus, "")
+			}
+		}
+		r.log.Debug("attempt", "bucket", b.String(), "try", res.sent, "status", obs.Status, "verdict", int(v))
+
+		switch v {
+		case pace.RetryAfterPause:
+			retries++
+			continue
+		case pace.RetryBackoff:
+			retries++
+			d := pace.Backoff(retries, r.opt.BackoffMin, r.opt.BackoffMax, rand.Float64)
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-r.feedCtx.Done():
+				timer.Stop()
+				if !rep && earlier {
+					// Not reached: Decide ends such a row in_doubt at once.
+					res.verdict = pace.InDoubt
+					return res
+				}
+				res.pending = true
+				return res
+			}
+			continue
+		}
+		return res
+	}
+}
+
+// observe converts the client's answer into what the pacer and the retry
+// policy need.
+func (r *Runner) observe(resp *okta.Response, err error) (pace.Observation, pace.Attempt) {
+	var rate okta.RateInfo
+	var obs pace.Observation
+	var a pace.Attempt
+	var ae *okta.APIError
+	var ne *okta.NetError
+	switch {
+	case err == nil && resp != nil:
+		rate = resp.Rate
+		obs.Answered, obs.Status = true, resp.HTTPStatus
+	case errors.As(err, &ae):
+		rate = ae.Rate
+		obs.Answered, obs.Status = true, ae.HTTPStatus
+	case errors.As(err, &ne):
+		a.MayHaveReached = ne.MayHaveReached
+		a.Timeout = ne.Timeout
+	default:
+		a.MayHaveReached = true
+	}
+	if rate.Present {
+		obs.HasRate = true
+		obs.Limit, obs.Remaining = rate.Limit, rate.Remaining
+		obs.Reset = rate.Reset
+	}
+	obs.Date, obs.RetryAfter, obs.Received = rate.Date, rate.RetryAfter, rate.Received
+	if obs.Received.IsZero() {
+		obs.Received = r.now()
+	}
+	a.Answered, a.Status = obs.Answered, obs.Status
+	return obs, a
+}
