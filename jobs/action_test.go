@@ -68,7 +68,7 @@ func TestTakes(t *testing.T) {
 			if got := code[a.Takes(c)]; got != spec[a][i] {
 				t.Errorf("%s.Takes(%q) = %c, want %c", a, c, got, spec[a][i])
 			}
-			if got := code[a.Takes("  " + strings.ToUpper(c) + " ")]; got != spec[a][i] {
+			if got := code[a.Takes("  "+strings.ToUpper(c)+" ")]; got != spec[a][i] {
 				t.Errorf("%s.Takes(upper %q) = %c, want %c", a, c, got, spec[a][i])
 			}
 		}

@@ -255,10 +255,15 @@ func decodeError(status int, body []byte, requestID string, rate RateInfo) *APIE
 	return e
 }
 
-// redact replaces every occurrence of each non-empty secret in s.
+// minRedact is the shortest secret redact looks for: a shorter one would
+// mangle ordinary words of Okta's messages (and Okta never echoes a secret;
+// this is a second line of defence).
+const minRedact = 4
+
+// redact replaces every occurrence of each secret of minRedact or more bytes.
 func redact(s string, secrets []string) string {
 	for _, v := range secrets {
-		if v != "" {
+		if len(v) >= minRedact {
 			s = strings.ReplaceAll(s, v, secret.Redacted)
 		}
 	}

@@ -66,9 +66,9 @@ type Options struct {
 
 // Prior is what earlier runs of the same checkpoint left behind.
 type Prior struct {
-	Done     func(line int) bool          // rows with a durable outcome: not sent again
-	Attempts map[int]int                  // line -> attempts recorded in earlier runs
-	InFlight map[int]checkpoint.Attempt   // attempts of password-checking rows with no outcome: settled in_doubt
+	Done     func(line int) bool        // rows with a durable outcome: not sent again
+	Attempts map[int]int                // line -> attempts recorded in earlier runs
+	InFlight map[int]checkpoint.Attempt // attempts of password-checking rows with no outcome: settled in_doubt
 	Claims   func(add func(userID, action string, line int))
 }
 
@@ -89,7 +89,7 @@ type Result struct {
 	ByCode      map[string]int
 	Requests    int64
 	RateLimited int64
-	Pending     int // rows neither finished before nor in this invocation
+	Pending     int            // rows neither finished before nor in this invocation
 	StatusCount map[string]int // dry run: users by current status
 	Elapsed     time.Duration
 }

@@ -50,7 +50,7 @@ func (o *optBool) IsBoolFlag() bool { return true }
 // rowDefaults are the flags that fill empty manifest cells; run and
 // validate both take them.
 type rowDefaults struct {
-	action                          string
+	action                            string
 	sendEmail, revokeSessions, strict optBool
 }
 
@@ -88,17 +88,17 @@ func actionList() string {
 
 type runOpts struct {
 	rowDefaults
-	orgURL, tokenFile, authMode   string
-	reportPath, checkpointPath    string
-	workers                       int
-	rate                          float64
-	burst, maxShare, maxRetries   int
-	timeout                       time.Duration
-	exclude, haltOn, summaryJSON  string
-	yes, dryRun                   bool
-	verbose                       bool
-	progressEvery                 time.Duration
-	backoffMin                    time.Duration
+	orgURL, tokenFile, authMode  string
+	reportPath, checkpointPath   string
+	workers                      int
+	rate                         float64
+	burst, maxShare, maxRetries  int
+	timeout                      time.Duration
+	exclude, haltOn, summaryJSON string
+	yes, dryRun                  bool
+	verbose                      bool
+	progressEvery                time.Duration
+	backoffMin                   time.Duration
 }
 
 func newRunCmd(e *env) *cobra.Command {
