@@ -137,12 +137,15 @@ func (x *exchange) readParams(op string) (params, *apiError) {
 // handle runs an admitted request's operation.
 func (x *exchange) handle(rt route) result {
 	p, ae := x.readParams(rt.op)
-	if ae != nil {
-		return result{err: ae}
-	}
 	o := x.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if ae != nil {
+		if u := o.resolve(rt.ref); u != nil {
+			x.e.UserID = u.ID // logged, though the request is refused before the lookup
+		}
+		return result{err: ae}
+	}
 	var u *userState
 	if rt.op == OpGetMe {
 		if len(o.users) > 0 {
