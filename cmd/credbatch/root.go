@@ -32,24 +32,27 @@ type env struct {
 func Main() int {
 	okta.Version = version
 	feed, stopFeed := context.WithCancelCause(context.Background())
-	hard, stopHard := context.WithCancel(context.Background())
-	defer stopHard()
+	hard, stopHard := context.WithCancelCause(context.Background())
+	defer stopHard(nil)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
-		n := 0
+		interrupts := 0
 		for s := range sigs {
-			n++
 			code := exitInterrupted
 			if s == syscall.SIGTERM {
 				code = exitTerminated
+			} else {
+				interrupts++
 			}
-			if n == 1 {
-				stopFeed(&signalError{code: code})
-				continue
+			// The first signal stops feeding; requests on the wire finish
+			// and are recorded. Only a second Ctrl-C abandons them (a
+			// repeated SIGTERM, as timeout(1) sends, does not).
+			stopFeed(&signalError{code: code})
+			if interrupts >= 2 {
+				stopHard(&signalError{code: exitInterrupted})
 			}
-			stopHard()
 		}
 	}()
 	e := &env{
