@@ -277,25 +277,22 @@ func (x *exchange) abort() {
 	panic(http.ErrAbortHandler)
 }
 
+// authorize checks an Authorization header. scheme is SSWS, Bearer, DPoP or
+// "" (anything else: never the header itself, which may hold a token).
 func (o *Org) authorize(h string) (scheme string, ok bool) {
-	scheme, cred, found := strings.Cut(strings.TrimSpace(h), " ")
-	if !found {
-		if h == "" {
-			return "", false
-		}
-		return scheme, false
-	}
-	switch strings.ToLower(scheme) {
+	name, cred, _ := strings.Cut(strings.TrimSpace(h), " ")
+	switch strings.ToLower(name) {
 	case "ssws":
 		scheme = "SSWS"
 	case "bearer":
 		scheme = "Bearer"
 	case "dpop":
-		return "DPoP", false
+		return "DPoP", false // DPoP-bound tokens are not emulated
 	default:
-		return scheme, false
+		return "", false
 	}
-	return scheme, strings.TrimSpace(cred) == o.token
+	cred = strings.TrimSpace(cred)
+	return scheme, cred != "" && cred == o.token
 }
 
 func (x *exchange) retryAfter(secs int64) {
