@@ -3,19 +3,28 @@ package checkpoint
 import "math/bits"
 
 // Bitset is a set of non-negative integers (manifest line numbers) stored one
-// bit each, so a million finished rows cost 125 KB. It grows as needed. The
-// zero value is an empty set. A Bitset is not safe for concurrent use.
+// bit each, in 4 KiB chunks allocated on first use: a million finished rows
+// cost about 125 KB, and one huge line number costs one chunk plus an index
+// entry per 32,768 numbers below it. The zero value is an empty set. A Bitset
+// is not safe for concurrent use.
 type Bitset struct {
-	words []uint64
-	n     int
+	chunks []*chunk
+	n      int
 }
 
-// NewBitset returns an empty set with room for 0..n-1 without growing.
+const (
+	chunkWords = 512
+	chunkBits  = chunkWords * 64
+)
+
+type chunk [chunkWords]uint64
+
+// NewBitset returns an empty set with its index sized for 0..n-1.
 func NewBitset(n int) *Bitset {
 	if n < 0 {
 		n = 0
 	}
-	return &Bitset{words: make([]uint64, (n+63)/64)}
+	return &Bitset{chunks: make([]*chunk, 0, (n+chunkBits-1)/chunkBits)}
 }
 
 // Set adds i to the set. It panics when i is negative.
@@ -23,15 +32,19 @@ func (b *Bitset) Set(i int) {
 	if i < 0 {
 		panic("checkpoint: Bitset.Set of a negative index")
 	}
-	w := i / 64
-	if w >= len(b.words) {
-		grown := make([]uint64, max(w+1, 2*len(b.words)))
-		copy(grown, b.words)
-		b.words = grown
+	c := i / chunkBits
+	if c >= len(b.chunks) {
+		b.chunks = append(b.chunks, make([]*chunk, c+1-len(b.chunks))...)
 	}
-	m := uint64(1) << (uint(i) % 64)
-	if b.words[w]&m == 0 {
-		b.words[w] |= m
+	ch := b.chunks[c]
+	if ch == nil {
+		ch = new(chunk)
+		b.chunks[c] = ch
+	}
+	r := i % chunkBits
+	m := uint64(1) << (uint(r) % 64)
+	if ch[r/64]&m == 0 {
+		ch[r/64] |= m
 		b.n++
 	}
 }
@@ -41,11 +54,12 @@ func (b *Bitset) Has(i int) bool {
 	if b == nil || i < 0 {
 		return false
 	}
-	w := i / 64
-	if w >= len(b.words) {
+	c := i / chunkBits
+	if c >= len(b.chunks) || b.chunks[c] == nil {
 		return false
 	}
-	return b.words[w]&(uint64(1)<<(uint(i)%64)) != 0
+	r := i % chunkBits
+	return b.chunks[c][r/64]&(uint64(1)<<(uint(r)%64)) != 0
 }
 
 // Count returns how many integers are in the set.
@@ -56,11 +70,28 @@ func (b *Bitset) Count() int {
 	return b.n
 }
 
-// recount recomputes n from the words (used by tests to check the cache).
-func (b *Bitset) recount() int {
-	c := 0
-	for _, w := range b.words {
-		c += bits.OnesCount64(w)
+// clone returns an independent copy.
+func (b *Bitset) clone() *Bitset {
+	c := &Bitset{chunks: make([]*chunk, len(b.chunks)), n: b.n}
+	for i, ch := range b.chunks {
+		if ch != nil {
+			cp := *ch
+			c.chunks[i] = &cp
+		}
 	}
 	return c
+}
+
+// recount recomputes the count from the bits (tests check the cached one).
+func (b *Bitset) recount() int {
+	n := 0
+	for _, ch := range b.chunks {
+		if ch == nil {
+			continue
+		}
+		for _, w := range ch {
+			n += bits.OnesCount64(w)
+		}
+	}
+	return n
 }

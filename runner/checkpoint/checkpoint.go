@@ -71,6 +71,9 @@ import (
 // FormatVersion is the journal format this package writes and reads.
 const FormatVersion = 1
 
+// MaxLine is the largest manifest line number a record may carry.
+const MaxLine = 1<<31 - 1
+
 // Sentinel errors callers branch on.
 var (
 	// ErrLocked: another credbatch run holds the checkpoint's lock.

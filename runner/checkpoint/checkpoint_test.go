@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -258,6 +259,7 @@ func TestRefusedRecords(t *testing.T) {
 	}{
 		{"negative line outcome", func() error { return j.Outcome(Outcome{Line: -1, Outcome: "failed"}) }, ErrInvalidRecord},
 		{"negative line attempt", func() error { return j.Attempt(Attempt{Line: -1}) }, ErrInvalidRecord},
+		{"line past MaxLine", func() error { return j.Outcome(Outcome{Line: MaxLine + 1, Outcome: "failed"}) }, ErrInvalidRecord},
 		{"empty outcome", func() error { return j.Outcome(Outcome{Line: 8}) }, ErrInvalidRecord},
 		{"outcome with a tab", func() error { return j.Outcome(Outcome{Line: 8, Outcome: "a\tb"}) }, ErrInvalidRecord},
 		{"second outcome for a line", func() error { return j.Outcome(Outcome{Line: 7, Outcome: "failed"}) }, ErrDuplicateOutcome},
@@ -401,4 +403,41 @@ func (g *gatedWriter) Sync() error {
 		return err
 	}
 	return g.f.Sync()
+}
+
+// TestExtremeValuesRoundTrip: every value the encoder writes reads back, so
+// no record with a valid checksum is ever mistaken for a corrupt tail.
+func TestExtremeValuesRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	j := mustCreate(t, path, Header{}) // an all-empty header
+	attempts := []Attempt{
+		{Line: 0}, // zero time, empty user
+		{Line: 1, N: -1, At: time.Unix(0, math.MinInt64)},
+		{Line: MaxLine - 1, N: math.MaxInt, At: time.Unix(0, math.MaxInt64), UserID: "\x00\xff\n"},
+	}
+	for _, a := range attempts {
+		if err := j.Attempt(a); err != nil {
+			t.Fatalf("Attempt(%+v): %v", a, err)
+		}
+	}
+	if err := j.Outcome(Outcome{Line: MaxLine, Outcome: "ok", Payload: bytes.Repeat([]byte{0, '\n', '\t'}, 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, st := mustOpen(t, path)
+	defer j2.Close()
+	if st.Records != len(attempts)+1 || st.TruncatedBytes != 0 {
+		t.Fatalf("Records %d, Truncated %d; want %d, 0", st.Records, st.TruncatedBytes, len(attempts)+1)
+	}
+	for _, a := range attempts {
+		got := st.LastAttempt[a.Line]
+		if got.N != a.N || got.UserID != a.UserID || got.At.UnixNano() != a.At.UnixNano() {
+			t.Errorf("attempt for line %d read back as %+v", a.Line, got)
+		}
+	}
+	if !st.Done.Has(MaxLine) || st.Header.Format != FormatVersion {
+		t.Errorf("outcome for line MaxLine or header format lost: %v %d", st.Done.Has(MaxLine), st.Header.Format)
+	}
 }

@@ -163,27 +163,27 @@ func cut(s []byte) (before, after []byte, ok bool) {
 }
 
 func atoi(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
 	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
-	neg := false
-	if b[0] == '-' {
-		neg, b = true, b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
-	}
-	var v int64
+	var v uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		v = v*10 + int64(c-'0')
+		v = v*10 + uint64(c-'0') // 19 digits never overflow a uint64
 	}
-	if neg {
-		v = -v
+	switch {
+	case neg && v <= 1<<63:
+		return int64(-v), true //nolint:gosec // -v wraps to the negative value
+	case !neg && v < 1<<63:
+		return int64(v), true
 	}
-	return v, true
+	return 0, false
 }
 
 // decodeBody parses a body whose checksum already matched. wantHeader says
@@ -212,7 +212,7 @@ func decodeBody(body []byte, wantHeader bool) (record, error) {
 		line, okL := atoi(f1)
 		n, okN := atoi(f2)
 		at, okT := atoi(f3)
-		if !ok1 || !ok2 || !ok3 || !okL || !okN || !okT || line < 0 {
+		if !ok1 || !ok2 || !ok3 || !okL || !okN || !okT || line < 0 || line > MaxLine {
 			return rec, errBadFrame
 		}
 		rec.attempt = Attempt{Line: int(line), N: int(n), At: time.Unix(0, at).UTC(), UserID: string(user)}
@@ -220,7 +220,7 @@ func decodeBody(body []byte, wantHeader bool) (record, error) {
 		f1, rest, ok1 := cut(rest)
 		name, payload, ok2 := cut(rest)
 		line, okL := atoi(f1)
-		if !ok1 || !ok2 || !okL || line < 0 || len(name) == 0 {
+		if !ok1 || !ok2 || !okL || line < 0 || line > MaxLine || len(name) == 0 {
 			return rec, errBadFrame
 		}
 		rec.outcome = Outcome{Line: int(line), Outcome: string(name), Payload: payload}

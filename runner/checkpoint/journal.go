@@ -170,8 +170,7 @@ func Open(path string) (*Journal, *State, error) {
 		st.TruncatedBytes = size - valid
 	}
 	// The journal keeps its own copy of Done to refuse a second outcome.
-	done := &Bitset{words: append([]uint64(nil), st.Done.words...), n: st.Done.n}
-	return newJournal(path, f, valid, done), st, nil
+	return newJournal(path, f, valid, st.Done.clone()), st, nil
 }
 
 // readJournal reads f from the start and returns the state, the length of the
@@ -234,9 +233,9 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 }
 
 // Attempt appends an attempt record and returns once it is durable. Errors:
-// ErrInvalidRecord, ErrClosed, or one wrapping ErrJournal.
+// ErrInvalidRecord (line outside 0..MaxLine), ErrClosed, or one wrapping ErrJournal.
 func (j *Journal) Attempt(a Attempt) error {
-	if a.Line < 0 {
+	if a.Line < 0 || a.Line > MaxLine {
 		return fmt.Errorf("attempt for line %d: %w", a.Line, ErrInvalidRecord)
 	}
 	j.mu.Lock()
@@ -249,12 +248,12 @@ func (j *Journal) Attempt(a Attempt) error {
 }
 
 // Outcome appends an outcome record and returns once it is durable: only then
-// does the row count as done. Errors: ErrInvalidRecord (negative line,
+// does the row count as done. Errors: ErrInvalidRecord (line outside 0..MaxLine,
 // outcome name empty or holding a tab or newline), ErrDuplicateOutcome (the
 // line already has one, from this run or an earlier one), ErrClosed, or one
 // wrapping ErrJournal.
 func (j *Journal) Outcome(o Outcome) error {
-	if o.Line < 0 || !validOutcomeName(o.Outcome) {
+	if o.Line < 0 || o.Line > MaxLine || !validOutcomeName(o.Outcome) {
 		return fmt.Errorf("outcome for line %d: %w", o.Line, ErrInvalidRecord)
 	}
 	j.mu.Lock()
