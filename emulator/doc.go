@@ -30,11 +30,11 @@
 //
 // # Order of checks
 //
-// For a request under /api: route (unknown path: 404 E0000007), method (405
-// E0000022 with Allow), a POST without a Content-Length header (411, JSON body
-// without errorCode: Okta's edge answers this one), authorization (`SSWS
-// <token>` or `Bearer <token>`; anything else 401 E0000011 "Invalid token
-// provided"), concurrency limit, Latency+Jitter, the rate-limit window, the
+// For a request under /api: method (405 E0000022 with Allow), a POST without
+// a Content-Length header (411, JSON body without errorCode: Okta's edge
+// answers this one), authorization (`SSWS <token>` or `Bearer <token>`;
+// anything else, DPoP included, 401 E0000011 "Invalid token provided"), an
+// unknown path (404 E0000007), concurrency limit, Latency+Jitter, the rate-limit window, the
 // 5xx fault, body and query validation (400 E0000003 for malformed JSON, 400
 // E0000001 with errorCauses for a missing or bad field or parameter), the
 // user (404 E0000007 "Not found: Resource not found: <id> (User)"), the
