@@ -62,3 +62,5 @@ func boolStr(p *bool) string {
 	}
 	return "false"
 }
+
+func asErrors(err error, target **Errors) bool { return errors.As(err, target) }
