@@ -1,0 +1,66 @@
+package report_test
+
+import (
+	"bytes"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/credbatch/credbatch/internal/secret"
+	"github.com/credbatch/credbatch/report"
+)
+
+// FuzzRoundTrip: any cell values written are read back exactly (CSV), or
+// exactly when valid UTF-8 (JSONL).
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(2, "alice", "a,\"b\"\r\nc", "Tmp\n", 200, 1)
+	f.Add(-1, " ", "\u2028\x00", "", 0, 0)
+	f.Fuzz(func(t *testing.T, line int, user, summary, pw string, status, attempts int) {
+		if status < 0 || attempts < 0 {
+			return
+		}
+		row := report.Row{Line: line, User: user, Outcome: report.Failed, ErrorSummary: summary,
+			TempPassword: secret.New(pw), HTTPStatus: status, Attempts: attempts, StartedAt: t0}
+		for _, f := range []report.Format{report.CSV, report.JSONL} {
+			if f == report.JSONL && !(utf8.ValidString(user) && utf8.ValidString(summary) && utf8.ValidString(pw)) {
+				continue
+			}
+			data := append(report.AppendHeader(nil, f), report.AppendRow(nil, &row, f)...)
+			got := decode(t, f, data)
+			if len(got) != 1 {
+				t.Fatalf("%v: %d rows", f, len(got))
+			}
+			if d := diffRow(&got[0], &row); d != "" {
+				t.Fatalf("%v: %s", f, d)
+			}
+		}
+	})
+}
+
+// FuzzRead: Read never panics, and what it accepts writes back to a report
+// that reads the same.
+func FuzzRead(f *testing.F) {
+	f.Add(encode(f, report.CSV, trickyRows()), true)
+	f.Add(encode(f, report.JSONL, trickyRows()), false)
+	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
+		format := report.JSONL
+		if csv {
+			format = report.CSV
+		}
+		var rows []report.Row
+		if err := report.Read(bytes.NewReader(data), format, func(r *report.Row) error {
+			rows = append(rows, *r)
+			return nil
+		}); err != nil {
+			return
+		}
+		again := decode(t, format, encode(t, format, rows))
+		if len(again) != len(rows) {
+			t.Fatalf("%d rows, then %d", len(rows), len(again))
+		}
+		for i := range rows {
+			if d := diffRow(&again[i], &rows[i]); d != "" {
+				t.Fatalf("row %d: %s", i, d)
+			}
+		}
+	})
+}
