@@ -39,7 +39,7 @@ func trickyRows() []report.Row {
 			ErrorCode: report.CodeTimeout, ErrorSummary: " leading space", OktaRequestID: "\tleading tab", ResetURL: secret.New("@https://example.okta.com/reset?t=a&b=c"),
 			Attempts: 3, StartedAt: t0},
 		// unicode, escapes and control characters
-		{Line: 6, User: "zoë@exämple.com", UserID: "00uZZZZZZZZZZZZZZZZZ", Action: "clear_sessions", Outcome: report.WouldFail,
+		{Line: 6, User: "zoë@exämple.com", UserID: "00uZZZZZZZZZZZZZZZZZ", Action: "clear_sessions", Outcome: report.WouldFail, TempPassword: secret.New("cr\ronly\r"),
 			ErrorSummary: "emoji 🔑, back\\slash, nul\x00, bell\x07, del\x7f, sep\u2028\u2029, 日本語", Attempts: 1, FinishedAt: t1},
 		// dry run, large numbers, a quote-only cell
 		{Line: 1_000_000, User: `"`, Action: `""`, Outcome: report.WouldSucceed, HTTPStatus: 599, UserStatus: "ACTIVE", Attempts: 1 << 30,
