@@ -849,3 +849,80 @@ func TestStaleWindowIgnored(t *testing.T) {
 		}
 	})
 }
+
+// TestProbeAfterHeaderlessPause: after a 429 without rate headers (a proxy),
+// one request probes before the others leave.
+func TestProbeAfterHeaderlessPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(Config{MaxShare: 100, Workers: 8})
+		now := time.Now()
+		tk, err := p.Acquire(t.Context(), Post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Done(Observation{Answered: true, Status: 429, Date: now, RetryAfter: now.Add(2 * time.Second), Received: now})
+		probe, err := p.Acquire(t.Context(), Post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var second atomic.Pointer[Ticket]
+		go func() {
+			tk, err := p.Acquire(t.Context(), Post)
+			if err != nil {
+				t.Errorf("Acquire: %v", err)
+				return
+			}
+			second.Store(tk)
+		}()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if second.Load() != nil {
+			t.Fatal("a second request left before the probe after the pause answered")
+		}
+		probe.Done(Observation{Answered: true, Status: 200, Received: time.Now()})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		tk = second.Load()
+		if tk == nil {
+			t.Fatal("the second request did not leave after the probe answered")
+		}
+		tk.Done(Observation{Answered: false})
+	})
+}
+
+// TestForgetUndescribedWindow: once a window is over, only a probe's answer
+// without usable rate headers makes the pacer stop probing; a late answer of
+// an older request does not.
+func TestForgetUndescribedWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := New(Config{MaxShare: 100, Workers: 8})
+		now := time.Now()
+		r1 := now.Add(5 * time.Second)
+		tk, err := p.Acquire(t.Context(), Post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.Done(Observation{Answered: true, Status: 200, HasRate: true, Limit: 100, Remaining: 99, Reset: r1, Date: now, Received: now})
+		old, err := p.Acquire(t.Context(), Post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(r1))
+		probe, err := p.Acquire(t.Context(), Post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old.Done(Observation{Answered: true, Status: 200, Received: time.Now()}) // no headers, not the probe
+		if _, err := acquireWithin(t, p, Post, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a second request left while the probe was out: %v", err)
+		}
+		probe.Done(Observation{Answered: true, Status: 200, Received: time.Now()}) // the probe: no headers either
+		for i := range 3 {
+			tk, err := acquireWithin(t, p, Post, time.Minute)
+			if err != nil {
+				t.Fatalf("request %d after the server stopped describing windows: %v", i, err)
+			}
+			defer tk.Done(Observation{Answered: false})
+		}
+	})
+}

@@ -58,10 +58,10 @@ type Attempt struct {
 	Status   int
 	// MayHaveReached: for Answered=false, the request may have reached Okta.
 	MayHaveReached bool
-	// Timeout: for Answered=false, the attempt timed out. A timeout is
-	// treated as possibly reaching Okta even when MayHaveReached is false:
-	// guessing wrong that way ends a row in_doubt, the other way could
-	// repeat a password change.
+	// Timeout: for Answered=false, the attempt timed out. It is
+	// informational (the runner reports CB_TIMEOUT): MayHaveReached alone
+	// says whether the attempt may have applied, since the client knows
+	// whether the request was written in full (a dial timeout was not).
 	Timeout bool
 	// EarlierMayHaveApplied: some earlier attempt of this job may have
 	// applied (the OR of Decide's second result over earlier attempts).
@@ -111,8 +111,8 @@ func (v Verdict) String() string {
 
 // Decide applies SPEC.md's retry and outcome rules to one attempt.
 // mayHaveApplied reports whether this attempt may have applied without the
-// tool knowing: no answer while the request may have reached Okta (or timed
-// out), or a 500, 502 or 504 (a 503 did not apply). The caller ORs it into
+// tool knowing: no answer while the request may have reached Okta
+// (MayHaveReached, whether or not it timed out), or a 500, 502 or 504 (a 503 did not apply). The caller ORs it into
 // EarlierMayHaveApplied for the next attempt. A 2xx returns false: it applied,
 // and the job is over.
 //
@@ -131,7 +131,7 @@ func Decide(a Attempt) (v Verdict, mayHaveApplied bool) {
 	retry := Fail
 	switch {
 	case !a.Answered:
-		mayHaveApplied = a.MayHaveReached || a.Timeout
+		mayHaveApplied = a.MayHaveReached
 		retry = RetryBackoff
 	case a.Status >= 200 && a.Status < 300:
 		return Success, false

@@ -55,7 +55,7 @@ func TestDecide(t *testing.T) {
 		// No answer, and the request may have reached Okta.
 		{"reset connection after sending", Attempt{MayHaveReached: true}, want{RetryBackoff, true}, want{InDoubt, true}},
 		{"timeout", Attempt{MayHaveReached: true, Timeout: true}, want{RetryBackoff, true}, want{InDoubt, true}},
-		{"timeout not marked as reached is still possibly applied", Attempt{Timeout: true}, want{RetryBackoff, true}, want{InDoubt, true}},
+		{"timeout before the request was written (dial)", Attempt{Timeout: true}, want{RetryBackoff, false}, want{RetryBackoff, false}},
 		{"may have reached, budget spent", Attempt{MayHaveReached: true, Retries: budget}, want{InDoubt, true}, want{InDoubt, true}},
 
 		// No answer, and the request cannot have reached Okta: safe retry.
@@ -94,7 +94,7 @@ func TestDecide(t *testing.T) {
 func TestDecideTerminates(t *testing.T) {
 	answers := []Attempt{
 		{Answered: true, Status: 429}, {Answered: true, Status: 503}, {Answered: true, Status: 500},
-		{MayHaveReached: true}, {}, {Timeout: true},
+		{MayHaveReached: true}, {}, {Timeout: true}, {Timeout: true, MayHaveReached: true},
 	}
 	for _, repeatable := range []bool{true, false} {
 		for max := range 4 {
