@@ -186,9 +186,35 @@ func atoi(b []byte) (int64, bool) {
 	return 0, false
 }
 
+// decodeHeader is apart from decodeBody so that the record decodeBody returns
+// does not escape to the heap (one allocation per record otherwise).
+func decodeHeader(b []byte) (Header, error) {
+	var h Header
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&h)
+	return h, err
+}
+
+// interner shares one string per outcome name, so reading a million outcome
+// records does not allocate a million copies of "succeeded".
+type interner map[string]string
+
+func (m interner) intern(b []byte) string {
+	if s, ok := m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(m) < 64 { // outcome names are few; never let this grow unbounded
+		m[s] = s
+	}
+	return s
+}
+
 // decodeBody parses a body whose checksum already matched. wantHeader says
 // whether this is the first frame (which must be, and is the only, header).
-func decodeBody(body []byte, wantHeader bool) (record, error) {
+// Outcome names are interned in names.
+func decodeBody(body []byte, wantHeader bool, names interner) (record, error) {
 	var rec record
 	kind, rest, ok := cut(body)
 	if !ok || len(kind) != 1 {
@@ -200,11 +226,11 @@ func decodeBody(body []byte, wantHeader bool) (record, error) {
 	}
 	switch rec.kind {
 	case 'H':
-		dec := json.NewDecoder(bytes.NewReader(rest))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec.header); err != nil {
+		h, err := decodeHeader(rest)
+		if err != nil {
 			return rec, errBadFrame
 		}
+		rec.header = h
 	case 'A':
 		f1, rest, ok1 := cut(rest)
 		f2, rest, ok2 := cut(rest)
@@ -223,7 +249,7 @@ func decodeBody(body []byte, wantHeader bool) (record, error) {
 		if !ok1 || !ok2 || !okL || line < 0 || line > MaxLine || len(name) == 0 {
 			return rec, errBadFrame
 		}
-		rec.outcome = Outcome{Line: int(line), Outcome: string(name), Payload: payload}
+		rec.outcome = Outcome{Line: int(line), Outcome: names.intern(name), Payload: payload}
 	default:
 		return rec, errBadFrame
 	}

@@ -186,7 +186,7 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
 	}
-	rec, err := decodeBody(body, true)
+	rec, err := decodeBody(body, true, nil)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
 	}
@@ -200,6 +200,7 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 		Attempts:    map[int]int{},
 		LastAttempt: map[int]Attempt{},
 	}
+	names := interner{}
 	for {
 		body, err := fr.next()
 		if err != nil {
@@ -208,7 +209,7 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 			// nothing that was readable.
 			break
 		}
-		rec, err := decodeBody(body, false)
+		rec, err := decodeBody(body, false, names)
 		if err != nil {
 			break
 		}
@@ -346,6 +347,7 @@ func (j *Journal) Replay(fn func(o Outcome) error) error {
 
 	fr := newFrameReader(io.NewSectionReader(j.f, 0, end))
 	first := true
+	names := interner{}
 	for {
 		body, err := fr.next()
 		if err == io.EOF {
@@ -354,7 +356,7 @@ func (j *Journal) Replay(fn func(o Outcome) error) error {
 		if err != nil {
 			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
 		}
-		rec, err := decodeBody(body, first)
+		rec, err := decodeBody(body, first, names)
 		if err != nil {
 			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
 		}
