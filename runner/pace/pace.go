@@ -34,6 +34,8 @@
 //     share rule's spacing; if the answers carry no usable rate headers, a
 //     fallback spacing of window/Limit (window estimated from consecutive
 //     Resets, 60 s by default) applies until they do.
+//   - The share of a window is floor(Limit·MaxShare/100), but at least one
+//     request, so that a tiny Limit cannot stop the run for good.
 //   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
 //     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
 //     not after its own Date, carries no window information; an answer naming
@@ -316,8 +318,7 @@ func (p *Pacer) tryTake(b Bucket, now time.Time) (wake time.Time, probe, ok bool
 		return time.Time{}, true, true
 	}
 	if current {
-		allowed := bs.win.limit * p.maxShare / 100
-		left := allowed - bs.win.used - bs.inflight
+		left := p.allowed(bs.win.limit) - bs.win.used - bs.inflight
 		if left <= 0 {
 			// Share spent (or about to be, by requests in flight): wait for
 			// the window's end, or for an answer that changes the picture.
@@ -339,6 +340,13 @@ func (p *Pacer) tryTake(b Bucket, now time.Time) (wake time.Time, probe, ok bool
 	}
 	p.take(bs)
 	return time.Time{}, false, true
+}
+
+// allowed is the share of a window of limit that everyone's use may reach:
+// floor(limit·MaxShare/100), but at least 1 so that a tiny Limit cannot stop
+// the run for good.
+func (p *Pacer) allowed(limit int) int {
+	return max(limit*p.maxShare/100, 1)
 }
 
 func (bs *bucketState) fallbackSpacing() time.Duration {
@@ -524,7 +532,7 @@ func (p *Pacer) Paused() []PauseInfo {
 		switch {
 		case now.Before(bs.pauseUntil):
 			info.Until, info.Reason = bs.pauseUntil, bs.pauseReason
-		case current && bs.win.used >= bs.win.limit*p.maxShare/100:
+		case current && bs.win.used >= p.allowed(bs.win.limit):
 			info.Until, info.Reason = bs.win.resetLocal, ReasonShareSpent
 		default:
 			continue

@@ -926,3 +926,18 @@ func TestForgetUndescribedWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestTinyLimitStillProgresses: a share that rounds down to nothing still lets
+// one request through per window.
+func TestTinyLimitStillProgresses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		org := newFakeOrg(1, time.Second, 0)
+		p := New(Config{MaxShare: 50, Workers: 4})
+		if got := runJobs(t, p, org, Get, 4, 10, time.Millisecond); got != 10 {
+			t.Errorf("completed %d jobs, want 10", got)
+		}
+		if m := org.maxPerWindow(); m > 1 {
+			t.Errorf("a window counted %d requests, limit 1", m)
+		}
+	})
+}
