@@ -245,3 +245,73 @@ func TestLockAcrossProcesses(t *testing.T) {
 		t.Errorf("child Open after Close: exit %d, want 0", code)
 	}
 }
+
+// TestCloseWaitsForQueuedRecords: Close during a flush lets the records
+// already queued become durable; calls after it get ErrClosed.
+func TestCloseWaitsForQueuedRecords(t *testing.T) {
+	const callers = 8
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	synctest.Test(t, func(t *testing.T) {
+		j := mustCreate(t, path, testHeader())
+		gate := make(chan struct{})
+		j.w = &gatedWriter{f: j.f, gate: gate}
+		errs := make(chan error, callers)
+		for i := range callers {
+			go func() { errs <- j.Outcome(Outcome{Line: 2 + i, Outcome: "succeeded"}) }()
+		}
+		synctest.Wait()
+		closed := make(chan error, 1)
+		go func() { closed <- j.Close() }()
+		synctest.Wait() // Close waits on the flush in progress
+		if err := j.Outcome(Outcome{Line: 99, Outcome: "failed"}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Outcome while closing: err = %v, want ErrClosed", err)
+		}
+		close(gate)
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Errorf("queued Outcome: %v", err)
+			}
+		}
+		if err := <-closed; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+	j, st := mustOpen(t, path)
+	defer j.Close()
+	if st.Done.Count() != callers || st.Done.Has(99) {
+		t.Errorf("after reopen: %d done (line 99: %v), want %d queued records only", st.Done.Count(), st.Done.Has(99), callers)
+	}
+}
+
+// TestReplayWhileAppending: Replay streams the records durable when it
+// began, undisturbed by appends made during it.
+func TestReplayWhileAppending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	defer j.Close()
+	for line := 2; line < 12; line++ {
+		if err := j.Outcome(Outcome{Line: line, Outcome: "succeeded", Payload: payload(line)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lines []int
+	err := j.Replay(func(o Outcome) error {
+		lines = append(lines, o.Line)
+		if string(o.Payload) != string(payload(o.Line)) {
+			return fmt.Errorf("payload of line %d differs", o.Line)
+		}
+		// Append while replaying.
+		return j.Outcome(Outcome{Line: 100 + o.Line, Outcome: "failed", Payload: payload(100 + o.Line)})
+	})
+	if err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	if len(lines) != 10 || lines[0] != 2 || lines[9] != 11 {
+		t.Errorf("Replay saw lines %v, want 2..11", lines)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := j.Replay(func(Outcome) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("Replay with a failing fn: err %v after %d calls, want stop after 1", err, n)
+	}
+}
