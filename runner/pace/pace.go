@@ -16,7 +16,9 @@
 //     one request probe it; the probe's answer names the new window (Limit,
 //     Remaining, Reset) and the share rule takes over. This costs one round
 //     trip per window (about a minute) and never sends a burst into a window
-//     whose state is unknown.
+//     whose state is unknown. The probe is not held back by the share rule
+//     (nothing is known to hold it against), so a bucket sends at least one
+//     request per window.
 //   - Server times (Reset, Retry-After) are converted to the local clock with
 //     offset = max(Date − Received) over the last 64 answers that carried a
 //     Date. Every sample is a lower bound of the true offset (Date is truncated
@@ -221,8 +223,10 @@ type Ticket struct {
 // Acquire blocks until a request of bucket b may leave: an in-flight slot
 // (the AIMD limit), the bucket's gates (first-response gate, pause, share
 // spacing, new-window probe), then the token bucket. It returns a Ticket that
-// must be completed exactly once with what the response said. When ctx ends
-// while waiting, Acquire returns ctx.Err() and holds nothing.
+// must be completed exactly once with what the response said (a zero
+// Observation when nothing was sent or nothing came back). When ctx ends
+// while waiting, Acquire returns ctx.Err() and holds nothing. An unknown
+// bucket is paced as Post.
 func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 	if b < 0 || b >= numBuckets {
 		b = Post
