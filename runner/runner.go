@@ -44,6 +44,7 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 type Journal interface {
 	Attempt(checkpoint.Attempt) error
 	Outcome(checkpoint.Outcome) error
+	Release(line int) error
 }
 
 // Options are the run's settings. Zero values take SPEC.md's defaults where
@@ -671,6 +672,15 @@ func (r *Runner) execute(t *task) error {
 		return res.localErr
 	}
 	if res.pending {
+		if journalAttempt != nil && res.sent > 0 && !res.mayHaveApplied {
+			// Answered without effect (401, 503, 429, never written): the
+			// row is plainly pending, and a resume sends it again.
+			if err := r.in.Journal.Release(j.Line); err != nil {
+				err = fmt.Errorf("%w: recording line %d as pending: %w", ErrLocal, j.Line, err)
+				r.stopFeed(err)
+				return err
+			}
+		}
 		return nil
 	}
 	row.Attempts = t.attempts + res.sent
@@ -832,13 +842,14 @@ func (s *systemic) observe(status int, code string) bool {
 
 // sendResult is what one job's request loop ended with.
 type sendResult struct {
-	resp     *okta.Response
-	err      error
-	verdict  pace.Verdict
-	sent     int
-	started  time.Time
-	pending  bool  // stopped before finishing: the row stays pending
-	localErr error // journal write failed
+	resp           *okta.Response
+	err            error
+	verdict        pace.Verdict
+	sent           int
+	started        time.Time
+	pending        bool  // stopped before finishing: the row stays pending
+	mayHaveApplied bool  // some attempt may have reached Okta and applied
+	localErr       error // journal write failed
 }
 
 // send runs one request with pacing and the retry policy of runner/pace.
@@ -876,6 +887,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		if r.hardCtx.Err() != nil {
 			// Abandoned on the wire (second Ctrl-C): a resume settles it.
 			res.pending = true
+			res.mayHaveApplied = true
 			return res
 		}
 		if obs.Status == 429 {
@@ -887,6 +899,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		attempt.MaxRetries = r.opt.MaxRetries
 		v, applied := pace.Decide(attempt)
 		earlier = earlier || applied
+		res.mayHaveApplied = earlier
 		res.resp, res.err, res.verdict = resp, err, v
 
 		var ae *okta.APIError

@@ -34,6 +34,7 @@
 //
 //	H\t<Header as JSON>                         (the first frame, and only there)
 //	A\t<line>\t<n>\t<unix nanoseconds>\t<user ID>
+//	R\t<line>                                   (the line's attempts so far did not apply)
 //	O\t<line>\t<outcome>\t<payload bytes>
 //
 // with numbers in decimal. The last field of a body runs to the body's end,

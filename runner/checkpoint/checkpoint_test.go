@@ -441,3 +441,39 @@ func TestExtremeValuesRoundTrip(t *testing.T) {
 		t.Errorf("outcome for line MaxLine or header format lost: %v %d", st.Done.Has(MaxLine), st.Header.Format)
 	}
 }
+
+// A release record takes a line out of LastAttempt: its attempts were
+// answered without effect, so a resume sends the row instead of settling it.
+func TestReleaseClearsInFlightAttempt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.checkpoint")
+	j, err := Create(path, Header{OrgURL: "https://example.okta.com", Rows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1700000000, 0).UTC()
+	for _, line := range []int{2, 3} {
+		if err := j.Attempt(Attempt{Line: line, UserID: "00u1", N: 1, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Release(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, ok := st.LastAttempt[2]; ok {
+		t.Error("line 2 was released but is still in flight")
+	}
+	if _, ok := st.LastAttempt[3]; !ok {
+		t.Error("line 3 lost its in-flight attempt")
+	}
+	if st.Attempts[2] != 1 {
+		t.Errorf("line 2 attempts = %d, want 1 (a release keeps the count)", st.Attempts[2])
+	}
+}

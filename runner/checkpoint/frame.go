@@ -57,6 +57,11 @@ func attemptBody(dst []byte, a Attempt) []byte {
 	return append(dst, a.UserID...)
 }
 
+func releaseBody(dst []byte, line int) []byte {
+	dst = append(dst, 'R', '\t')
+	return strconv.AppendInt(dst, int64(line), 10)
+}
+
 func outcomeBody(dst []byte, o Outcome) []byte {
 	dst = append(dst, 'O', '\t')
 	dst = strconv.AppendInt(dst, int64(o.Line), 10)
@@ -147,9 +152,10 @@ func (fr *frameReader) next() ([]byte, error) {
 
 // record is one decoded body.
 type record struct {
-	kind    byte // 'H', 'A' or 'O'
+	kind    byte // 'H', 'A', 'R' or 'O'
 	header  Header
 	attempt Attempt
+	release int     // the line of an 'R' record
 	outcome Outcome // Payload aliases the body
 }
 
@@ -242,6 +248,12 @@ func decodeBody(body []byte, wantHeader bool, names interner) (record, error) {
 			return rec, errBadFrame
 		}
 		rec.attempt = Attempt{Line: int(line), N: int(n), At: time.Unix(0, at).UTC(), UserID: string(user)}
+	case 'R':
+		line, okL := atoi(rest)
+		if !okL || line < 0 || line > MaxLine {
+			return rec, errBadFrame
+		}
+		rec.release = int(line)
 	case 'O':
 		f1, rest, ok1 := cut(rest)
 		name, payload, ok2 := cut(rest)

@@ -221,6 +221,8 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 			if !st.Done.Has(a.Line) {
 				st.LastAttempt[a.Line] = a
 			}
+		case 'R':
+			delete(st.LastAttempt, rec.release)
 		case 'O':
 			o := rec.outcome
 			if !st.Done.Has(o.Line) {
@@ -246,6 +248,22 @@ func (j *Journal) Attempt(a Attempt) error {
 	}
 	body := attemptBody(nil, a)
 	return j.commitLocked(body)
+}
+
+// Release appends a release record and returns once it is durable: the
+// attempts recorded so far for the line were answered and did not apply (a
+// 401, a 503, a 429, a request never written), so the row is plainly pending
+// again and a resume sends it instead of settling it in_doubt.
+func (j *Journal) Release(line int) error {
+	if line < 0 || line > MaxLine {
+		return fmt.Errorf("release for line %d: %w", line, ErrInvalidRecord)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	return j.commitLocked(releaseBody(nil, line))
 }
 
 // Outcome appends an outcome record and returns once it is durable: only then
