@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -98,6 +99,7 @@ func TestScripts(t *testing.T) {
 			"signal":             cmdSignal,
 			"bg-exit":            cmdBgExit,
 			"gen-manifest":       cmdGenManifest,
+			"status":             cmdStatus,
 		},
 	})
 }
@@ -410,7 +412,7 @@ func cmdReportRow(ts *testscript.TestScript, neg bool, args []string) {
 		"user": row.User, "user_id": row.UserID, "action": row.Action,
 		"http_status": strconv.Itoa(row.HTTPStatus), "error_summary": row.ErrorSummary,
 		"okta_request_id": row.OktaRequestID, "user_status": row.UserStatus,
-		"attempts": strconv.Itoa(row.Attempts),
+		"attempts":          strconv.Itoa(row.Attempts),
 		"has_temp_password": strconv.FormatBool(row.TempPassword.Reveal() != ""),
 		"has_reset_url":     strconv.FormatBool(row.ResetURL.Reveal() != ""),
 		"has_started_at":    strconv.FormatBool(!row.StartedAt.IsZero()),
@@ -607,4 +609,26 @@ func cmdGenManifest(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(&b, "%s,%s,%s\n", u.ID, a.name, a.sendEmail)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o600))
+}
+
+// status N PROGRAM [ARGS...]: run PROGRAM (as exec does: its stdout and
+// stderr become the last command's) and require exit status N exactly.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "status")
+	if len(args) < 2 {
+		ts.Fatalf("usage: status N PROGRAM [ARGS...]")
+	}
+	want := atoi(ts, args[0], "status N")
+	err := ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }
