@@ -217,9 +217,10 @@ func readReport(ts *testscript.TestScript, path string) []*report.Row {
 }
 
 // emu-secret-matches REPORT: every succeeded row of an action that issues a
-// secret carries the one the emulator issued last to its user (a temp
-// password, or a reset URL unless Okta emailed it). At least one secret must
-// have been checked.
+// secret carries the one the emulator issued (a temp password, or a reset URL
+// unless Okta emailed it) in the last request that applied the row's
+// operation to its user — org.LastSecret(user) when that user got no later
+// secret, which is checked too. At least one secret must have been checked.
 func cmdEmuSecretMatches(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "emu-secret-matches")
 	if len(args) != 1 {
@@ -268,13 +269,18 @@ func cmdEmuSecretMatches(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			continue
 		}
-		want := st.org.LastSecret(r.UserID)
+		// The secret of the last request that applied this row's operation
+		// to its user; org.LastSecret when no later secret replaced it.
+		want := last.Secret
 		if got == "" || want == "" {
 			ts.Fatalf("line %d (%s, %s): the report or the emulator has no secret (report empty: %v, emulator empty: %v)",
 				r.Line, r.Action, r.UserID, got == "", want == "")
 		}
 		if got != want {
-			ts.Fatalf("line %d (%s, %s): the report's secret is not the one the emulator issued last", r.Line, r.Action, r.UserID)
+			ts.Fatalf("line %d (%s, %s): the report's secret is not the one the emulator issued", r.Line, r.Action, r.UserID)
+		}
+		if latest := lastSecretEntry(log, r.UserID); latest == last && got != st.org.LastSecret(r.UserID) {
+			ts.Fatalf("line %d (%s, %s): the report's secret is not org.LastSecret", r.Line, r.Action, r.UserID)
 		}
 		checked++
 	}
@@ -282,6 +288,17 @@ func cmdEmuSecretMatches(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("emu-secret-matches %s: no succeeded row carried a secret to check", args[0])
 	}
 	ts.Logf("%d secrets match the emulator's", checked)
+}
+
+// lastSecretEntry is the last log entry that issued the user a secret.
+func lastSecretEntry(log []emulator.LogEntry, userID string) *emulator.LogEntry {
+	var last *emulator.LogEntry
+	for i := range log {
+		if log[i].UserID == userID && log[i].Applied && (log[i].Secret != "" || log[i].Emailed) {
+			last = &log[i]
+		}
+	}
+	return last
 }
 
 // secretsOf lists every secret a script may have seen: the token, every
@@ -587,9 +604,11 @@ func cmdBgExit(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // gen-manifest FILE N: write a CSV manifest of N rows over the demo org's
-// users by ID, cycling through users, then through five actions that need no
+// users, cycling through users, then through five actions that need no
 // password (reset_password and forgot_password with send_email=false). The
-// first 20*5 rows are distinct (user, action) pairs; later ones repeat them.
+// first 100 rows name users by ID: distinct (user, action) pairs. The next
+// 100 name the same users by login, the next by login short name: valid
+// manifest rows that are duplicates once resolved (CB_DUPLICATE_USER).
 func cmdGenManifest(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "gen-manifest")
 	if len(args) != 2 {
@@ -601,12 +620,23 @@ func cmdGenManifest(ts *testscript.TestScript, neg bool, args []string) {
 		{"clear_sessions", ""}, {"expire_password", ""}, {"expire_password_with_temp_password", ""},
 		{"reset_password", "false"}, {"forgot_password", "false"},
 	}
+	pairs := len(st.users) * len(actions)
+	if n > 3*pairs {
+		ts.Fatalf("gen-manifest: at most %d rows", 3*pairs)
+	}
 	var b strings.Builder
 	b.WriteString("user,action,send_email\n")
 	for i := 0; i < n; i++ {
 		u := st.users[i%len(st.users)]
-		a := actions[(i/len(st.users))%len(actions)]
-		fmt.Fprintf(&b, "%s,%s,%s\n", u.ID, a.name, a.sendEmail)
+		a := actions[(i%pairs)/len(st.users)]
+		name := u.ID
+		switch i / pairs {
+		case 1:
+			name = u.Login
+		case 2:
+			name, _, _ = strings.Cut(u.Login, "@")
+		}
+		fmt.Fprintf(&b, "%s,%s,%s\n", name, a.name, a.sendEmail)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o600))
 }
