@@ -1,0 +1,230 @@
+package runner_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/credbatch/credbatch/emulator"
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+)
+
+func wantStopped(t *testing.T, err error) {
+	t.Helper()
+	var se *runner.StopError
+	if !errors.Is(err, runner.ErrStopped) || !errors.As(err, &se) {
+		t.Fatalf("Run returned %v, want a *StopError wrapping ErrStopped", err)
+	}
+	if se.Reason == "" || se.Hint == "" {
+		t.Errorf("StopError without reason or hint: %+v", se)
+	}
+}
+
+// afterN returns a plan answering f to every request once n action requests
+// have been answered normally.
+func afterN(n int, f fault) func(ri reqInfo) fault {
+	seen := 0
+	tripped := false
+	return func(ri reqInfo) fault {
+		if tripped {
+			return f
+		}
+		if ri.Action {
+			seen++
+			if seen > n {
+				tripped = true
+				return f
+			}
+		}
+		return fault{}
+	}
+}
+
+var unauthorized = errAnswer(401, "E0000011", "Invalid token provided")
+
+func TestWrongTokenStopsBeforeAnything(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(5)})
+	f := e.prepare(expireRows(jobs.ExpirePassword, 5))
+	r := e.executeToken(f, baseOptions(), "not-the-token-at-all")
+	wantStopped(t, r.err)
+	if len(r.rows) != 0 {
+		t.Errorf("report has %d rows, want none", len(r.rows))
+	}
+	if n := e.prx.actionCount(); n != 0 {
+		t.Errorf("%d action requests sent with a rejected token", n)
+	}
+	if r.res.Pending != 5 {
+		t.Errorf("Pending %d, want 5", r.res.Pending)
+	}
+}
+
+// The token stops working mid-run: the rows recorded before stay, the row
+// that got the 401 and the unsent ones stay pending.
+func TestUnauthorizedMidRunStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(6)})
+	e.prx.setPlan(afterN(3, unauthorized))
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 6), opt)
+	wantStopped(t, r.err)
+	if len(r.rows) != 3 || r.count(report.Succeeded) != 3 {
+		t.Fatalf("report has %d rows (%d succeeded), want the 3 sent before the 401", len(r.rows), r.count(report.Succeeded))
+	}
+	for k := range 3 {
+		r.row(t, k)
+	}
+	if n := e.prx.actionCount(); n != 4 {
+		t.Errorf("%d action requests, want 4 (3, then the one answered 401; nothing after)", n)
+	}
+	if r.res.Pending != 3 {
+		t.Errorf("Pending %d, want 3", r.res.Pending)
+	}
+	if r.state.Done.Count() != 3 {
+		t.Errorf("checkpoint holds %d outcomes, want 3", r.state.Done.Count())
+	}
+}
+
+// A password-checking row answered 401 did not apply: it is released (a
+// resume sends it again, not in_doubt), and the resume finishes the run.
+func TestUnauthorizedPasswordCheckIsReleasedAndResumes(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(5)})
+	e.prx.setPlan(afterN(2, unauthorized))
+	opt := baseOptions()
+	opt.Workers = 1
+	f := e.prepare(expireRows(jobs.ChangePassword, 5))
+	r := e.execute(f, opt)
+	wantStopped(t, r.err)
+	if len(r.rows) != 2 || r.count(report.Succeeded) != 2 {
+		t.Fatalf("report has %d rows (%d succeeded), want 2 succeeded", len(r.rows), r.count(report.Succeeded))
+	}
+	tripped := lineOf(2)
+	if _, open := r.state.LastAttempt[tripped]; open {
+		t.Fatalf("line %d: its 401 attempt is still open in the checkpoint; a resume would settle it in_doubt", tripped)
+	}
+	if r.state.Attempts[tripped] != 1 {
+		t.Errorf("line %d: %d attempt records, want 1 (written before the POST)", tripped, r.state.Attempts[tripped])
+	}
+	if r.state.Done.Has(tripped) {
+		t.Errorf("line %d has an outcome; want pending", tripped)
+	}
+
+	// The token is fixed; the same command resumes.
+	e.prx.setPlan(nil)
+	r2 := e.execute(f, opt)
+	if r2.err != nil {
+		t.Fatalf("resume: %v", r2.err)
+	}
+	if len(r2.rows) != 5 || r2.count(report.Succeeded) != 5 {
+		for _, row := range r2.rows {
+			t.Logf("%s", describe(row))
+		}
+		t.Fatalf("after the resume the report has %d rows (%d succeeded), want 5 succeeded", len(r2.rows), r2.count(report.Succeeded))
+	}
+	if row := r2.byLine[tripped]; row.Attempts != 2 {
+		t.Errorf("%s: want attempts 2 across both runs", describe(row))
+	}
+	for k := range 2 {
+		if n := len(e.prx.actions(uid(k + 1))); n != 1 {
+			t.Errorf("%s: %d requests over both runs, want 1 (finished rows are not sent again)", uid(k+1), n)
+		}
+	}
+}
+
+var noPermission = errAnswer(403, "E0000006", "You do not have permission to perform the requested action")
+
+func TestSystemicForbiddenStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Action {
+			return noPermission
+		}
+		return fault{}
+	})
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 10), opt)
+	wantStopped(t, r.err)
+	if n := e.prx.actionCount(); n != 5 {
+		t.Errorf("%d action requests, want 5", n)
+	}
+	if len(r.rows) != 4 {
+		t.Fatalf("report has %d rows, want 4 (the 5th tripped the stop and stays pending)", len(r.rows))
+	}
+	for k := range 4 {
+		if row := r.row(t, k); row.Outcome != report.Failed || row.ErrorCode != "E0000006" {
+			t.Errorf("%s: want failed E0000006", describe(row))
+		}
+	}
+	if _, ok := r.byLine[lineOf(4)]; ok {
+		t.Errorf("the 5th row was recorded")
+	}
+	if r.res.Pending != 6 {
+		t.Errorf("Pending %d, want 6", r.res.Pending)
+	}
+}
+
+// Five 403s that are not all E0000006 are ordinary failures: no stop.
+func TestMixedForbiddenDoesNotStop(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
+	e.prx.setPlan(func(ri reqInfo) fault {
+		switch {
+		case !ri.Action:
+			return fault{}
+		case ri.UserSeg == uid(3):
+			return errAnswer(403, "E0000038", "This operation is not allowed in the user's current status.")
+		default:
+			return noPermission
+		}
+	})
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 8), opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v (want no stop)", r.err)
+	}
+	if len(r.rows) != 8 || r.count(report.Failed) != 8 {
+		t.Fatalf("report has %d rows (%d failed), want 8 failed", len(r.rows), r.count(report.Failed))
+	}
+}
+
+func TestHaltOn(t *testing.T) {
+	const n = 40
+	staged := activeUsers(0)
+	for i := 1; i <= n; i++ {
+		staged = append(staged, mkUser(i, emulator.StatusStaged))
+	}
+	cases := []struct {
+		name     string
+		set      func(o *runner.Options)
+		min, max int
+	}{
+		{"count 3", func(o *runner.Options) { o.HaltOn = 3 }, 3, 10},
+		{"50% of at least 20", func(o *runner.Options) { o.HaltOnPct = 50 }, 20, 30},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, emulator.Config{UserList: staged})
+			opt := baseOptions()
+			opt.Workers = 2
+			c.set(&opt)
+			r := e.run(expireRows(jobs.ExpirePassword, n), opt)
+			wantStopped(t, r.err)
+			failed := r.count(report.Failed)
+			if failed < c.min || len(r.rows) > c.max {
+				t.Fatalf("%d rows recorded (%d failed), want at least %d failed and at most %d recorded", len(r.rows), failed, c.min, c.max)
+			}
+			for _, row := range r.rows {
+				if row.Outcome != report.Failed || row.ErrorCode != "E0000038" {
+					t.Errorf("%s: want failed E0000038", describe(row))
+				}
+			}
+			if r.res.Pending != n-len(r.rows) {
+				t.Errorf("Pending %d, want %d", r.res.Pending, n-len(r.rows))
+			}
+			if sent := e.prx.actionCount(); sent > len(r.rows)+opt.Workers {
+				t.Errorf("%d action requests after a halt with %d rows recorded", sent, len(r.rows))
+			}
+		})
+	}
+}
