@@ -184,6 +184,8 @@ type proxy struct {
 	perUser     map[string]int
 	inflight    map[string]int
 	maxInflight map[string]int
+	inflightAll int // action requests in flight, all users
+	maxAll      int
 }
 
 func newProxy(next http.Handler) *proxy {
@@ -221,6 +223,8 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.inflight[ri.UserSeg] > p.maxInflight[ri.UserSeg] {
 			p.maxInflight[ri.UserSeg] = p.inflight[ri.UserSeg]
 		}
+		p.inflightAll++
+		p.maxAll = max(p.maxAll, p.inflightAll)
 	}
 	f := fault{}
 	if p.plan != nil {
@@ -238,6 +242,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			p.mu.Lock()
 			p.inflight[ri.UserSeg]--
+			p.inflightAll--
 			p.mu.Unlock()
 		}()
 		if latency > 0 {

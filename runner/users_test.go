@@ -1,0 +1,169 @@
+package runner_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/emulator"
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/report"
+)
+
+// SPEC.md "Users": resolution, login check, duplicates after resolution,
+// exclusion by login or ID, the token's own user.
+func TestUsersRules(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
+	const impostor = "user00004@example.com"
+	e.prx.rewrite = func(ri reqInfo, body map[string]any) {
+		if strings.EqualFold(ri.UserSeg, impostor) {
+			if p, ok := body["profile"].(map[string]any); ok {
+				p["login"] = "someone-else@example.com"
+			}
+		}
+	}
+	byLogin := func(a jobs.Action, user string) mrow { return mrow{user: user, action: string(a)} }
+	byID := func(a jobs.Action, i int) mrow { return mrow{user: uid(i), action: string(a)} }
+	rows := []mrow{
+		0:  byLogin(jobs.ExpirePassword, "user00001@example.com"),
+		1:  byLogin(jobs.ExpirePassword, "USER00002@Example.COM"),
+		2:  byLogin(jobs.ExpirePassword, "user00003"), // a login short name
+		3:  byLogin(jobs.ExpirePassword, impostor),    // Okta answers with another login
+		4:  byID(jobs.ExpirePassword, 5),
+		5:  byLogin(jobs.ExpirePassword, "user00005@example.com"), // the same user and action as row 4
+		6:  byID(jobs.ExpirePassword, 6),                          // excluded by login
+		7:  byLogin(jobs.ExpirePassword, "user00007@example.com"), // excluded by ID
+		8:  byID(jobs.ExpirePassword, 0),                          // the token's owner
+		9:  byLogin(jobs.ClearSessions, "admin@example.com"),      // the token's owner by login
+		10: byID(jobs.ExpirePassword, 4),                          // the mismatched row claimed no user
+		11: byLogin(jobs.ExpirePassword, "user00006@example.com"), // excluded and also a duplicate of row 6
+	}
+	opt := baseOptions()
+	opt.Exclude = []string{"User00006@example.com", uid(7)}
+	r := e.run(rows, opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if len(r.rows) != len(rows) {
+		t.Fatalf("report has %d rows, want %d", len(r.rows), len(rows))
+	}
+	want := []struct {
+		outcome report.Outcome
+		code    string
+		userID  string
+	}{
+		0:  {report.Succeeded, "", uid(1)},
+		1:  {report.Succeeded, "", uid(2)},
+		2:  {report.Succeeded, "", uid(3)},
+		3:  {report.Failed, report.CodeLoginMismatch, uid(4)},
+		4:  {report.Succeeded, "", uid(5)},
+		5:  {report.Failed, report.CodeDuplicateUser, uid(5)},
+		6:  {report.Skipped, "", uid(6)},
+		7:  {report.Skipped, "", uid(7)},
+		8:  {report.Skipped, "", uid(0)},
+		9:  {report.Skipped, "", uid(0)},
+		10: {report.Succeeded, "", uid(4)},
+		11: {report.Skipped, "", uid(6)},
+	}
+	for k, w := range want {
+		row := r.row(t, k)
+		if row.Outcome != w.outcome || row.ErrorCode != w.code || row.UserID != w.userID {
+			t.Errorf("row %d: %s user_id %q; want %s %q user_id %q", k, describe(row), row.UserID, w.outcome, w.code, w.userID)
+		}
+		if row.Outcome != report.Succeeded && (row.Attempts != 0 || !row.StartedAt.IsZero()) {
+			t.Errorf("row %d: %s: nothing was sent, yet attempts or started_at are set", k, describe(row))
+		}
+	}
+	sent := map[string]int{}
+	for i := 0; i <= 8; i++ {
+		sent[uid(i)] = len(e.prx.actions(uid(i)))
+	}
+	wantSent := map[string]int{uid(0): 0, uid(1): 1, uid(2): 1, uid(3): 1, uid(4): 1, uid(5): 1, uid(6): 0, uid(7): 0, uid(8): 0}
+	for id, n := range wantSent {
+		if sent[id] != n {
+			t.Errorf("%s: %d action requests, want %d", id, sent[id], n)
+		}
+	}
+	// Every login was resolved with a GET before anything was sent for it.
+	gets := map[string]bool{}
+	for _, ri := range e.prx.log() {
+		if ri.Method == "GET" {
+			gets[strings.ToLower(ri.UserSeg)] = true
+		}
+		if ri.Action && ri.UserSeg == uid(1) && !gets["user00001@example.com"] {
+			t.Errorf("the action for user00001 was sent before its login was resolved")
+		}
+	}
+}
+
+// Rows of the same user (named by ID or by login) never run at the same time,
+// and run in manifest order.
+func TestSameUserRowsInOrderNeverConcurrent(t *testing.T) {
+	const n = 6
+	e := newEnv(t, emulator.Config{UserList: activeUsers(n)})
+	e.prx.latency = 5 * time.Millisecond
+	// forgot_password needs ACTIVE, so it comes first; the others accept what
+	// the earlier ones leave.
+	actions := []jobs.Action{jobs.ForgotPassword, jobs.ClearSessions, jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword}
+	suffix := map[string]jobs.Action{
+		"/lifecycle/expire_password_with_temp_password": jobs.ExpirePasswordWithTempPassword,
+		"/lifecycle/reset_password":                     jobs.ResetPassword,
+		"/sessions":                                     jobs.ClearSessions,
+		"/credentials/forgot_password":                  jobs.ForgotPassword,
+	}
+	var rows []mrow
+	for ai, a := range actions {
+		for i := 1; i <= n; i++ {
+			row := rowFor(a, mkUser(i, emulator.StatusActive))
+			if (ai+i)%2 == 0 {
+				row.user = loginOf(i)
+			}
+			rows = append(rows, row)
+		}
+	}
+	opt := baseOptions()
+	opt.Workers = 8
+	r := e.run(rows, opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if len(r.rows) != len(rows) || r.count(report.Succeeded) != len(rows) {
+		t.Fatalf("report has %d rows (%d succeeded), want %d succeeded", len(r.rows), r.count(report.Succeeded), len(rows))
+	}
+	e.prx.mu.Lock()
+	maxIn := map[string]int{}
+	for k, v := range e.prx.maxInflight {
+		maxIn[k] = v
+	}
+	e.prx.mu.Unlock()
+	for i := 1; i <= n; i++ {
+		id := uid(i)
+		if maxIn[id] != 1 {
+			t.Errorf("%s: %d requests in flight at once, want 1", id, maxIn[id])
+		}
+		var got []jobs.Action
+		for _, ri := range e.prx.actions(id) {
+			for suf, a := range suffix {
+				if strings.HasSuffix(ri.Path, suf) {
+					got = append(got, a)
+				}
+			}
+		}
+		if len(got) != len(actions) {
+			t.Fatalf("%s: %d requests, want %d", id, len(got), len(actions))
+		}
+		for k := range actions {
+			if got[k] != actions[k] {
+				t.Errorf("%s: order %v, want manifest order %v", id, got, actions)
+				break
+			}
+		}
+	}
+	// The bookkeeping must be able to see concurrency: across users, requests did overlap.
+	e.prx.mu.Lock()
+	all := e.prx.maxAll
+	e.prx.mu.Unlock()
+	if all < 2 {
+		t.Fatalf("at most %d action request in flight at once over all users: the test cannot see overlap", all)
+	}
+}
