@@ -229,6 +229,9 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := decodeError(resp.StatusCode, data, reqID, rate)
 		e.Summary = redact(e.Summary, k.secrets)
+		e.Link = redact(e.Link, k.secrets)
+		e.ID = redact(e.ID, k.secrets)
+		e.Code = redact(e.Code, k.secrets)
 		for i := range e.Causes {
 			e.Causes[i] = redact(e.Causes[i], k.secrets)
 		}

@@ -1,0 +1,185 @@
+package okta
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func asNetError(t *testing.T, err error) *NetError {
+	t.Helper()
+	var ne *NetError
+	if !errors.As(err, &ne) {
+		t.Fatalf("got %T %v, want *NetError", err, err)
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		t.Fatalf("a NetError that is also an APIError: %v", err)
+	}
+	return ne
+}
+
+// TestNetErrorClosedAfterRequest: the server reads the whole request and
+// hangs up without a word. The request reached it.
+func TestNetErrorClosedAfterRequest(t *testing.T) {
+	base, got := rawServer(t, func(rawRequest) string { return "" })
+	c := newClient(t, base, AuthSSWS, 0)
+	for _, call := range allCalls("00u1") {
+		t.Run(call.name, func(t *testing.T) {
+			r, err := call.do(testCtx(t), c, CallOptions{})
+			if r != nil {
+				t.Error("a Response with a NetError")
+			}
+			ne := asNetError(t, err)
+			if !ne.MayHaveReached || ne.Timeout {
+				t.Errorf("MayHaveReached %v Timeout %v, want true false", ne.MayHaveReached, ne.Timeout)
+			}
+			if !strings.HasPrefix(ne.Op, "POST /api/v1/users/00u1/") && !strings.HasPrefix(ne.Op, "GET /api/v1/users/") && !strings.HasPrefix(ne.Op, "DELETE /api/v1/users/00u1/sessions") {
+				t.Errorf("Op %q", ne.Op)
+			}
+			if strings.Contains(ne.Op, "?") || strings.Contains(err.Error(), "127.0.0.1") {
+				t.Errorf("the message carries the query or host: %v", err)
+			}
+		})
+	}
+	if len(got()) < len(allCalls("x")) {
+		t.Errorf("server saw %d requests", len(got()))
+	}
+}
+
+// TestNetErrorRefusedDial: nothing listens on the port; nothing was sent.
+func TestNetErrorRefusedDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	c := newClient(t, "http://"+addr, AuthSSWS, 0)
+	for _, call := range allCalls("00u1") {
+		t.Run(call.name, func(t *testing.T) {
+			_, err := call.do(testCtx(t), c, CallOptions{})
+			ne := asNetError(t, err)
+			if ne.MayHaveReached || ne.Timeout {
+				t.Errorf("MayHaveReached %v Timeout %v, want false false (%v)", ne.MayHaveReached, ne.Timeout, err)
+			}
+			var oe *net.OpError
+			if !errors.As(err, &oe) {
+				t.Errorf("cause %v is not a *net.OpError", ne.Err)
+			}
+		})
+	}
+}
+
+// blockingServer never answers until the client goes away (or the test ends).
+func blockingServer(t *testing.T) (string, <-chan struct{}) {
+	t.Helper()
+	arrived := make(chan struct{}, 100)
+	done := make(chan struct{})
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // so that the server notices the client leave
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	})
+	t.Cleanup(func() { close(done) }) // runs before srv.Close (LIFO)
+	return srv.URL, arrived
+}
+
+// TestNetErrorTimeout: the answer does not come within Config.Timeout.
+func TestNetErrorTimeout(t *testing.T) {
+	base, _ := blockingServer(t)
+	c := newClient(t, base, AuthSSWS, 50*time.Millisecond)
+	for _, call := range allCalls("00u1") {
+		t.Run(call.name, func(t *testing.T) {
+			_, err := call.do(testCtx(t), c, CallOptions{})
+			ne := asNetError(t, err)
+			if !ne.Timeout || !ne.MayHaveReached {
+				t.Errorf("Timeout %v MayHaveReached %v, want true true (%v)", ne.Timeout, ne.MayHaveReached, err)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("%v: want DeadlineExceeded, not Canceled", err)
+			}
+		})
+	}
+}
+
+// TestNetErrorCallerCancels: the caller's context ends the attempt.
+func TestNetErrorCallerCancels(t *testing.T) {
+	base, arrived := blockingServer(t)
+	c := newClient(t, base, AuthSSWS, 0)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	_, err := c.ExpirePassword(ctx, "00u1", CallOptions{})
+	ne := asNetError(t, err)
+	if !errors.Is(err, context.Canceled) || ne.Timeout || !ne.MayHaveReached {
+		t.Errorf("got %v (timeout %v, reached %v), want Canceled, no timeout, may have reached", err, ne.Timeout, ne.MayHaveReached)
+	}
+
+	// Cancelled before the call: nothing sent.
+	ctx2, cancel2 := context.WithCancel(testCtx(t))
+	cancel2()
+	_, err = c.ExpirePassword(ctx2, "00u1", CallOptions{})
+	ne = asNetError(t, err)
+	if !errors.Is(err, context.Canceled) || ne.MayHaveReached {
+		t.Errorf("pre-cancelled: %v reached %v", err, ne.MayHaveReached)
+	}
+}
+
+// TestNetErrorBodyCut: a 200 whose body stops short. The change applied,
+// its answer is lost: a NetError that may have reached Okta, not a success.
+func TestNetErrorBodyCut(t *testing.T) {
+	base, _ := rawServer(t, func(rawRequest) string {
+		return "HTTP/1.1 200 OK\r\nX-Okta-Request-Id: rid-cut\r\nContent-Length: 100\r\n\r\n{\"tempPassword\":\"ab"
+	})
+	c := newClient(t, base, AuthSSWS, 0)
+	_, err := c.ExpirePasswordWithTempPassword(testCtx(t), "00u1", nil, CallOptions{})
+	ne := asNetError(t, err)
+	if !ne.MayHaveReached || !errors.Is(err, ErrBadResponse) || ne.RequestID != "rid-cut" {
+		t.Errorf("got %v reached %v rid %q", err, ne.MayHaveReached, ne.RequestID)
+	}
+}
+
+// TestRedirects: the default client refuses to follow a redirect to another
+// host or one that would turn the POST into a GET; the 3xx is an APIError.
+func TestRedirects(t *testing.T) {
+	var hits atomic.Int32
+	other := serve(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1); w.WriteHeader(200) })
+	for _, tc := range []struct {
+		name   string
+		status int
+		target string
+	}{
+		{"other host, 307", http.StatusTemporaryRedirect, other.URL + "/api/v1/users/00u1/lifecycle/expire_password"},
+		{"same host, 302 (would become GET)", http.StatusFound, "/api/v1/users/00u1/lifecycle/expire_password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost {
+					t.Errorf("redirect followed with %s", r.Method)
+				}
+				http.Redirect(w, r, tc.target, tc.status)
+			})
+			c := newClient(t, srv.URL, AuthSSWS, 0)
+			_, err := c.ExpirePassword(testCtx(t), "00u1", CallOptions{})
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.HTTPStatus != tc.status {
+				t.Fatalf("got %v, want an APIError %d", err, tc.status)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the other host was reached %d times", n)
+	}
+}
