@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/emulator"
 	"github.com/credbatch/credbatch/jobs"
@@ -315,6 +316,45 @@ func TestRetriesRunOut(t *testing.T) {
 				}
 			} else if sent != 3 {
 				t.Errorf("%d requests reached the server, want 3", sent)
+			}
+		})
+	}
+}
+
+// A request that outlives --timeout but reached Okta (and applied): the
+// repeatable action is repeated, the password-checking one ends in_doubt
+// with CB_TIMEOUT.
+func TestTimeoutOnFirstAttempt(t *testing.T) {
+	for _, a := range []jobs.Action{jobs.ExpirePasswordWithTempPassword, jobs.ChangePassword} {
+		t.Run(string(a), func(t *testing.T) {
+			e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
+			e.timeout = 100 * time.Millisecond
+			e.prx.setPlan(func(ri reqInfo) fault {
+				if ri.Action && ri.N == 1 {
+					return fault{kind: slow, delay: 400 * time.Millisecond}
+				}
+				return fault{}
+			})
+			r := e.run([]mrow{rowFor(a, mkUser(1, emulator.StatusActive))}, baseOptions())
+			if r.err != nil {
+				t.Fatalf("Run: %v", r.err)
+			}
+			row := r.row(t, 0)
+			reqs := e.prx.actions(uid(1))
+			if repeatableActions[a] {
+				if row.Outcome != report.Succeeded || row.Attempts != 2 || len(reqs) != 2 {
+					t.Fatalf("%s (%d requests): want succeeded after one repeat", describe(row), len(reqs))
+				}
+				if secretOf(row) != e.org.LastSecret(uid(1)) {
+					t.Errorf("the report's temp password is not the last one issued")
+				}
+				return
+			}
+			if row.Outcome != report.InDoubt || row.ErrorCode != report.CodeTimeout || row.Attempts != 1 || len(reqs) != 1 {
+				t.Fatalf("%s (%d requests): want in_doubt %s after exactly one request", describe(row), len(reqs), report.CodeTimeout)
+			}
+			if !strings.Contains(row.ErrorSummary, mayHaveApplied) {
+				t.Errorf("error_summary %q lacks %q", row.ErrorSummary, mayHaveApplied)
 			}
 		})
 	}

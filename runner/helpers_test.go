@@ -144,6 +144,7 @@ const (
 	pass      faultKind = iota
 	dropAfter           // forward to the org (it applies), then close the connection without an answer
 	answer              // answer with fault.status / fault.code before forwarding (nothing applied)
+	slow                // wait fault.delay, then forward (the org applies even if the client left)
 )
 
 type fault struct {
@@ -151,6 +152,7 @@ type fault struct {
 	status  int
 	code    string
 	summary string
+	delay   time.Duration
 }
 
 func errAnswer(status int, code, summary string) fault {
@@ -252,6 +254,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = idx
 
 	switch f.kind {
+	case slow:
+		time.Sleep(f.delay)
+		p.next.ServeHTTP(w, r)
+		return
 	case answer:
 		writeOktaError(w, ri.RequestID, f)
 		return
@@ -375,6 +381,8 @@ type env struct {
 	srv   *httptest.Server
 	dir   string
 	token string
+	// timeout is the client's per-request time limit (default 10s).
+	timeout time.Duration
 	// roundTripper, when set, wraps the client's transport.
 	roundTripper func(http.RoundTripper) http.RoundTripper
 	transport    *http.Transport
@@ -502,7 +510,11 @@ type result struct {
 func (e *env) client(token string) *okta.Client {
 	t := e.t
 	t.Helper()
-	cfg := okta.Config{OrgURL: e.srv.URL, Token: secret.New(token), Timeout: 10 * time.Second}
+	timeout := e.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	cfg := okta.Config{OrgURL: e.srv.URL, Token: secret.New(token), Timeout: timeout}
 	if e.roundTripper != nil {
 		if e.transport == nil {
 			e.transport = http.DefaultTransport.(*http.Transport).Clone()

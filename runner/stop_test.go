@@ -3,6 +3,7 @@ package runner_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/credbatch/credbatch/emulator"
 	"github.com/credbatch/credbatch/jobs"
@@ -226,5 +227,48 @@ func TestHaltOn(t *testing.T) {
 				t.Errorf("%d action requests after a halt with %d rows recorded", sent, len(r.rows))
 			}
 		})
+	}
+}
+
+// A stop only stops feeding: requests on the wire finish and are recorded,
+// so no secret the org issued is lost.
+func TestStopRecordsRequestsOnTheWire(t *testing.T) {
+	const n = 24
+	e := newEnv(t, emulator.Config{UserList: activeUsers(n)})
+	e.prx.latency = 30 * time.Millisecond
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Action && ri.UserSeg == uid(9) {
+			return unauthorized
+		}
+		return fault{}
+	})
+	opt := baseOptions()
+	opt.Workers = 6
+	r := e.run(expireRows(jobs.ExpirePasswordWithTempPassword, n), opt)
+	wantStopped(t, r.err)
+	if len(r.rows) == n {
+		t.Fatalf("every row was recorded: the stop did not stop")
+	}
+	issued := 0
+	for _, le := range e.org.Log() {
+		if !le.Applied {
+			continue
+		}
+		issued++
+		var row *report.Row
+		for _, x := range r.rows {
+			if x.UserID == le.UserID {
+				row = x
+			}
+		}
+		if row == nil || row.Outcome != report.Succeeded || secretOf(row) != le.Secret {
+			t.Errorf("%s: the org issued a temp password that the report does not hold", le.UserID)
+		}
+	}
+	if issued < 2 || issued != len(r.rows) {
+		t.Errorf("%d temp passwords issued, %d rows recorded: want them equal (and the stop to find requests on the wire)", issued, len(r.rows))
+	}
+	if _, ok := r.byLine[lineOf(8)]; ok {
+		t.Errorf("the row answered 401 was recorded; it stays pending")
 	}
 }
