@@ -59,9 +59,9 @@ func TestEmulatorCalls(t *testing.T) {
 	pw := func(i int) secret.String { return secret.New(emulator.GeneratedPassword(users[i].Login)) }
 	const (
 		active1, active2, active3, active5, active6, active8, active9, active10, active12 = 1, 2, 3, 5, 6, 8, 9, 10, 12
-		noQuestion                                                                         = 4
-		federated                                                                          = 11
-		deprovisioned                                                                      = 43
+		noQuestion                                                                        = 4
+		federated                                                                         = 11
+		deprovisioned                                                                     = 43
 	)
 	if u(federated).Provider != emulator.ProviderFederation || u(deprovisioned).Status != emulator.StatusDeprovisioned {
 		t.Fatalf("the emulator's generation rules changed: %+v %+v", u(federated), u(deprovisioned))
