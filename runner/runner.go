@@ -130,8 +130,9 @@ type Runner struct {
 	counts      map[report.Outcome]int
 	byCode      map[string]int
 	statusCount map[string]int
-	ended       int // failed or in_doubt in this invocation
-	finished    int // jobs that got an HTTP answer to their action
+	ended       int  // failed or in_doubt in this invocation
+	tripped     bool // a row tripped --halt-on
+	finished    int  // jobs that got an HTTP answer to their action
 	all403      bool
 	claims      map[uint64]int // hash(userID, action) -> line
 	chains      map[string]chan struct{}
@@ -619,6 +620,14 @@ func (r *Runner) baseRow(t *task) *report.Row {
 // the outcome. It returns an error only for a local failure.
 func (r *Runner) execute(t *task) error {
 	defer r.finish(t)
+	err := r.executeRow(t)
+	if errors.Is(err, errTripped) {
+		return nil // pending
+	}
+	return err
+}
+
+func (r *Runner) executeRow(t *task) error {
 	if t.prev != nil {
 		select {
 		case <-t.prev:
@@ -671,10 +680,10 @@ func (r *Runner) execute(t *task) error {
 		r.stopFeed(res.localErr)
 		return res.localErr
 	}
-	if res.pending {
+	release := func() error {
 		if journalAttempt != nil && res.sent > 0 && !res.mayHaveApplied {
-			// Answered without effect (401, 503, 429, never written): the
-			// row is plainly pending, and a resume sends it again.
+			// Answered without effect (401, 503, 429, a 4xx, never
+			// written): the row is plainly pending, and a resume sends it.
 			if err := r.in.Journal.Release(j.Line); err != nil {
 				err = fmt.Errorf("%w: recording line %d as pending: %w", ErrLocal, j.Line, err)
 				r.stopFeed(err)
@@ -682,6 +691,9 @@ func (r *Runner) execute(t *task) error {
 			}
 		}
 		return nil
+	}
+	if res.pending {
+		return release()
 	}
 	row.Attempts = t.attempts + res.sent
 	if row.StartedAt.IsZero() {
@@ -706,7 +718,13 @@ func (r *Runner) execute(t *task) error {
 		row.Outcome = report.Failed
 		fillError(row, res.err, false)
 	}
-	return r.record(row)
+	err := r.record(row)
+	if errors.Is(err, errTripped) {
+		if rerr := release(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
 }
 
 // fillError puts an error's code and summary into a row; never a secret.
@@ -745,6 +763,12 @@ func fillError(row *report.Row, err error, inDoubt bool) {
 
 // record makes the outcome durable, then hands it to the report writer.
 func (r *Runner) record(row *report.Row) error {
+	if halt := r.trips(row); halt != nil {
+		// The row that trips the stop stays pending (SPEC.md, exit 3):
+		// the same command sends it again once the cause is fixed.
+		r.stop(halt)
+		return errTripped
+	}
 	if row.FinishedAt.IsZero() {
 		row.FinishedAt = r.now()
 	}
@@ -760,32 +784,48 @@ func (r *Runner) record(row *report.Row) error {
 	if row.ErrorCode != "" {
 		r.byCode[row.ErrorCode]++
 	}
-	var halt *StopError
 	if row.Outcome == report.Failed || row.Outcome == report.InDoubt {
 		r.ended++
-		total := 0
-		for _, n := range r.counts {
-			total += n
-		}
-		if r.opt.HaltOn > 0 && r.ended >= r.opt.HaltOn {
-			halt = &StopError{
-				Reason: fmt.Sprintf("--halt-on %d reached: %d rows failed or are in doubt", r.opt.HaltOn, r.ended),
-				Hint:   "look at the failed rows in the report, fix the cause, then rerun the same command to resume",
-			}
-		} else if r.opt.HaltOnPct > 0 && total >= 20 && float64(r.ended)*100 >= r.opt.HaltOnPct*float64(total) {
-			halt = &StopError{
-				Reason: fmt.Sprintf("--halt-on %g%% reached: %d of %d rows failed or are in doubt", r.opt.HaltOnPct, r.ended, total),
-				Hint:   "look at the failed rows in the report, fix the cause, then rerun the same command to resume",
-			}
-		}
 	}
 	r.mu.Unlock()
-	if halt != nil {
-		r.stop(halt)
-	}
 	select {
 	case r.recCh <- row:
 	case <-r.hardCtx.Done():
+	}
+	return nil
+}
+
+// errTripped says the row tripped --halt-on and was left pending.
+var errTripped = errors.New("row tripped --halt-on")
+
+// trips reports whether recording this row as failed or in doubt would reach
+// --halt-on. Only the first such row trips; rows that were on the wire and
+// finish afterwards are recorded as usual.
+func (r *Runner) trips(row *report.Row) *StopError {
+	if row.Outcome != report.Failed && row.Outcome != report.InDoubt {
+		return nil
+	}
+	if r.opt.HaltOn <= 0 && r.opt.HaltOnPct <= 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tripped {
+		return nil
+	}
+	ended := r.ended + 1
+	total := 1
+	for _, n := range r.counts {
+		total += n
+	}
+	hint := "look at the failed rows in the report, fix the cause, then rerun the same command to resume (the row that tripped the stop is still pending)"
+	switch {
+	case r.opt.HaltOn > 0 && ended >= r.opt.HaltOn:
+		r.tripped = true
+		return &StopError{Reason: fmt.Sprintf("--halt-on %d reached: %d rows failed or are in doubt", r.opt.HaltOn, ended), Hint: hint}
+	case r.opt.HaltOnPct > 0 && total >= 20 && float64(ended)*100 >= r.opt.HaltOnPct*float64(total):
+		r.tripped = true
+		return &StopError{Reason: fmt.Sprintf("--halt-on %g%% reached: %d of %d rows failed or are in doubt", r.opt.HaltOnPct, ended, total), Hint: hint}
 	}
 	return nil
 }

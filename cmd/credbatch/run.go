@@ -147,6 +147,22 @@ SIGTERM, resumable.`,
 	return c
 }
 
+// openManifest opens a manifest by its extension, or a copy of standard
+// input (REPORT.manifest, always CSV).
+func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
+	if !fromStdin {
+		return jobs.Open(path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
+}
+
 // setting returns the flag value, else the environment's.
 func setting(flag string, e *env, name string) string {
 	if flag != "" {
@@ -307,7 +323,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if stdinCopy != "" {
 		readPath = stdinCopy
 	}
-	m, err := jobs.Open(readPath)
+	m, err := openManifest(readPath, manifestArg == "-")
 	if err != nil {
 		return usagef("", "manifest: %w", err)
 	}
@@ -404,7 +420,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		if err := os.Rename(stdinCopy, manifestPath); err != nil {
 			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, manifestPath, err)
 		}
-		if m, err = jobs.Open(manifestPath); err != nil {
+		if m, err = openManifest(manifestPath, true); err != nil {
 			return fmt.Errorf("%w: %w", runner.ErrLocal, err)
 		}
 	}
