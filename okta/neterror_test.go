@@ -2,10 +2,13 @@ package okta
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,5 +184,28 @@ func TestRedirects(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the other host was reached %d times", n)
+	}
+}
+
+// TestTLSVerified: the default client verifies certificates; a self-signed
+// one fails before anything is sent.
+func TestTLSVerified(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, AuthSSWS, 0)
+	_, err := c.ExpirePassword(testCtx(t), "00u1", CallOptions{})
+	ne := asNetError(t, err)
+	if ne.MayHaveReached || ne.Timeout {
+		t.Errorf("reached %v timeout %v: %v", ne.MayHaveReached, ne.Timeout, err)
+	}
+	var ce *tls.CertificateVerificationError
+	if !errors.As(err, &ce) {
+		t.Errorf("cause is not a certificate error: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Error("the request reached the handler")
 	}
 }
