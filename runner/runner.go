@@ -778,6 +778,7 @@ func (r *Runner) record(row *report.Row) error {
 		r.stopFeed(err)
 		return err
 	}
+	crash("after-outcome")
 	r.done.Add(1)
 	r.mu.Lock()
 	r.counts[row.Outcome]++
@@ -847,7 +848,9 @@ func (r *Runner) recorder() error {
 			if err := r.in.Report.Flush(); err != nil {
 				firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
 				r.stopFeed(firstErr)
+				continue
 			}
+			crash("after-report")
 		}
 	}
 	if firstErr == nil {
@@ -910,11 +913,15 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 			return res
 		}
 		if journalAttempt != nil {
+			crash("before-attempt")
 			if err := journalAttempt(res.sent + 1); err != nil {
 				ticket.Done(pace.Observation{})
 				res.localErr = err
 				return res
 			}
+		}
+		if journalAttempt != nil {
+			crash("after-attempt")
 		}
 		if res.started.IsZero() {
 			res.started = r.now()
@@ -922,6 +929,9 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		res.sent++
 		r.requests.Add(1)
 		resp, err := call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
+		if b == pace.Post {
+			crash("after-response")
+		}
 		obs, attempt := r.observe(resp, err)
 		ticket.Done(obs)
 		if r.hardCtx.Err() != nil {
