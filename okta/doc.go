@@ -15,7 +15,11 @@
 //     was written in full (so Okta may have applied it); Timeout says whether
 //     the per-request time limit (or a network timeout) ended it. A
 //     cancellation of the caller's context is a *NetError too, and
-//     errors.Is(err, context.Canceled) holds.
+//     errors.Is(err, context.Canceled) holds. A 2xx whose body was cut off,
+//     was not JSON, was over 1 MiB, or (expire_password_with_temp_password)
+//     lacked the temporary password is a *NetError wrapping ErrBadResponse
+//     with MayHaveReached true: the change may have applied, its result is
+//     lost.
 //   - any other error: the call was refused before anything was sent (an
 //     empty user ID, for instance).
 //
