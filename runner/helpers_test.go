@@ -554,6 +554,15 @@ func (e *env) execute(f *files, opt runner.Options) *result {
 }
 
 func (e *env) executeToken(f *files, opt runner.Options, token string) *result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	return e.executeCtx(f, opt, token, ctx, ctx)
+}
+
+// executeCtx runs with the given feed and hard contexts (first and second
+// Ctrl-C); both should end within runTimeout.
+func (e *env) executeCtx(f *files, opt runner.Options, token string, feed, hard context.Context) *result {
 	t := e.t
 	t.Helper()
 	j, st, err := checkpoint.Open(f.cpPath)
@@ -566,13 +575,32 @@ func (e *env) executeToken(f *files, opt runner.Options, token string) *result {
 		t.Fatalf("opening the report: %v", err)
 	}
 	rw := report.NewWriter(rf, report.CSV)
+	// As `credbatch run` does on a resume: rows durable in the journal but
+	// missing from the report (abandoned by a hard stop) are written first.
+	have := map[int]bool{}
+	if err := report.ReadFile(f.reportPath, func(r *report.Row) error { have[r.Line] = true; return nil }); err != nil {
+		t.Fatalf("reading the report before the run: %v", err)
+	}
+	if err := j.Replay(func(o checkpoint.Outcome) error {
+		if have[o.Line] {
+			return nil
+		}
+		have[o.Line] = true
+		return report.Read(bytes.NewReader(o.Payload), report.JSONL, rw.Write)
+	}); err != nil {
+		t.Fatalf("completing the report from the checkpoint: %v", err)
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatalf("completing the report from the checkpoint: %v", err)
+	}
 	run := runner.New(opt, runner.Input{
 		Manifest: f.manifest, Rows: f.sum.Rows, Client: e.client(token),
 		Journal: j, Report: rw, Prior: priorOf(j, st),
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	res, runErr := run.Run(ctx, ctx)
-	timedOut := ctx.Err() != nil
+	bound, cancel := context.WithTimeout(context.Background(), runTimeout)
+	stop := context.AfterFunc(bound, func() { t.Errorf("Run still running after %s", runTimeout) })
+	res, runErr := run.Run(feed, hard)
+	timedOut := !stop()
 	cancel()
 	if err := j.Close(); err != nil {
 		t.Errorf("closing the checkpoint: %v", err)
