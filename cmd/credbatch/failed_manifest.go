@@ -1,0 +1,361 @@
+package main
+
+// The manifests `credbatch report` writes for the next step (SPEC.md
+// "Report"): --failed-manifest splits the rows that did not succeed into
+// OUT-stem.retryable.EXT, OUT-stem.needs-fix.EXT and OUT-stem.in-doubt.EXT;
+// --clean-manifest keeps a dry run's would_succeed rows. Both find the
+// original manifest through the run's checkpoint, refuse a manifest whose
+// SHA-256 changed since the run, and copy the original rows byte for byte
+// (jobs.Manifest.CopyRows), so each file is a valid manifest that runs as it
+// is. The files hold the manifest's passwords: they are created O_EXCL with
+// mode 0600, and only their paths and row counts are printed.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
+)
+
+// errManifestChanged is wrapped when the manifest's SHA-256 is not the one
+// the run recorded.
+var errManifestChanged = errors.New("the manifest changed since the run")
+
+// errRunInProgress is wrapped when a run still holds the checkpoint.
+var errRunInProgress = errors.New("a credbatch run is still using this report's checkpoint")
+
+// nextOpts are the report command's flags for the next-step manifests.
+type nextOpts struct {
+	failedManifest string // OUT: OUT-stem.CLASS.EXT
+	cleanManifest  string // OUT exactly
+	checkpointPath string // default REPORT.checkpoint
+	manifestPath   string // override the manifest path recorded in the checkpoint
+}
+
+func (o *nextOpts) wanted() bool { return o.failedManifest != "" || o.cleanManifest != "" }
+
+// reportLines is what one pass over a report learns: the summary, and the
+// manifest lines of each retry class and of the would_succeed rows.
+type reportLines struct {
+	sum     *report.Summary
+	all     *checkpoint.Bitset
+	classes map[report.RetryClass]*checkpoint.Bitset
+	clean   *checkpoint.Bitset
+	// badLines counts rows whose line is impossible or repeated: such a
+	// report cannot drive a next step (the summary still counts them).
+	badLines int
+}
+
+// readReportLines reads the report once (strictly) and classifies its rows.
+func readReportLines(path string) (*reportLines, error) {
+	rl := &reportLines{
+		sum: &report.Summary{},
+		all: checkpoint.NewBitset(0), clean: checkpoint.NewBitset(0),
+		classes: map[report.RetryClass]*checkpoint.Bitset{
+			report.ClassRetryable: checkpoint.NewBitset(0),
+			report.ClassNeedsFix:  checkpoint.NewBitset(0),
+			report.ClassInDoubt:   checkpoint.NewBitset(0),
+		},
+	}
+	err := report.ReadFile(path, func(r *report.Row) error {
+		rl.sum.Add(r)
+		if r.Line < 1 || r.Line > checkpoint.MaxLine || rl.all.Has(r.Line) {
+			rl.badLines++
+			return nil
+		}
+		rl.all.Set(r.Line)
+		if c := report.Classify(r); c != report.ClassNone {
+			rl.classes[c].Set(r.Line)
+		}
+		if r.Outcome == report.WouldSucceed {
+			rl.clean.Set(r.Line)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the report %s: %w", path, err)
+	}
+	return rl, nil
+}
+
+// openRunCheckpoint opens the run's checkpoint to read its header, taking
+// its lock: a run still in progress holds it, and is refused. The caller
+// closes the journal when done (holding the lock meanwhile keeps a resume
+// from starting under it).
+func openRunCheckpoint(path string) (*checkpoint.Journal, *checkpoint.State, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, usagef("pass --checkpoint PATH if the run used another one",
+			"cannot find the run's checkpoint: %w", err)
+	}
+	j, st, err := checkpoint.Open(path)
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrLocked) {
+			return nil, nil, usagef("wait for the run to end (or stop it), then ask again",
+				"%s: %w", path, errRunInProgress)
+		}
+		return nil, nil, usagef("", "reading the checkpoint %s: %w", path, err)
+	}
+	return j, st, nil
+}
+
+// locateManifest finds the run's manifest: --manifest when given, else the
+// path the checkpoint recorded, as it is or, when it is relative, from the
+// directory the run was started in (inferred from the report's recorded
+// path). A standard-input run's manifest is REPORT.manifest, always CSV.
+func locateManifest(reportPath string, hdr checkpoint.Header, override string) (*jobs.Manifest, error) {
+	stdin := hdr.ReportPath != "" && hdr.ManifestPath == hdr.ReportPath+".manifest"
+	candidates := []string{override}
+	if override == "" {
+		candidates = []string{hdr.ManifestPath}
+		if !filepath.IsAbs(hdr.ManifestPath) && hdr.ReportPath != "" && !filepath.IsAbs(hdr.ReportPath) {
+			if abs, err := filepath.Abs(reportPath); err == nil {
+				rel := string(filepath.Separator) + filepath.Clean(hdr.ReportPath)
+				if runDir, ok := strings.CutSuffix(abs, rel); ok {
+					candidates = append(candidates, filepath.Join(runDir, hdr.ManifestPath))
+				}
+			}
+		}
+		if stdin {
+			candidates = append(candidates, reportPath+".manifest")
+		}
+	}
+	var firstErr error
+	for _, p := range candidates {
+		st, err := os.Stat(p)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if !st.Mode().IsRegular() {
+			return nil, usagef("", "the manifest %s is not a regular file", p)
+		}
+		if stdin && override == "" {
+			return &jobs.Manifest{Path: p, Format: jobs.CSV}, nil
+		}
+		m, err := jobs.Open(p)
+		if err != nil {
+			return nil, usagef("", "the run's manifest: %w", err)
+		}
+		return m, nil
+	}
+	return nil, usagef("pass --manifest PATH if the manifest moved (its SHA-256 must still match)",
+		"cannot find the run's manifest %s: %w", candidates[0], firstErr)
+}
+
+// manifestExt is the extension of the files written for m: its own.
+func manifestExt(m *jobs.Manifest) string {
+	ext := filepath.Ext(m.Path)
+	if _, err := jobs.FormatOf(m.Path); err != nil {
+		// a standard-input copy (REPORT.manifest) is CSV
+		return ".csv"
+	}
+	return ext
+}
+
+// failedManifestPath is OUT-stem.CLASS.EXT.
+func failedManifestPath(out, class, ext string) string {
+	stem := strings.TrimSuffix(out, filepath.Ext(out))
+	return stem + "." + class + ext
+}
+
+// plannedFile is one manifest to write: the lines to copy.
+type plannedFile struct {
+	path  string
+	keep  *checkpoint.Bitset
+	rows  int
+	label string // what to do with it, for the message
+}
+
+// writeNextManifests writes the files --failed-manifest and
+// --clean-manifest ask for and reports them on stderr (paths and counts
+// only). It never writes a file over an existing one.
+func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts) error {
+	for _, p := range []struct{ flag, v string }{{"--failed-manifest", o.failedManifest}, {"--clean-manifest", o.cleanManifest}} {
+		if p.v == "" {
+			continue
+		}
+		if strings.HasSuffix(p.v, string(filepath.Separator)) {
+			return usagef("e.g. "+p.flag+" retry.csv", "%s %s: want a file name, not a directory", p.flag, p.v)
+		}
+		if st, err := os.Stat(p.v); err == nil && st.IsDir() {
+			return usagef("e.g. "+p.flag+" "+filepath.Join(p.v, "retry.csv"), "%s %s is a directory: want a file name", p.flag, p.v)
+		}
+	}
+	if rl.badLines > 0 {
+		return usagef("rerun the original command: it completes and repairs the report from its checkpoint",
+			"%s: %d rows repeat a manifest line or name an impossible one: the report is damaged", reportPath, rl.badLines)
+	}
+	cp := o.checkpointPath
+	if cp == "" {
+		cp = reportPath + ".checkpoint"
+	}
+	j, st, err := openRunCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	hdr := st.Header
+	if o.cleanManifest != "" && !hdr.DryRun {
+		return usagef("run the manifest with --dry-run first, then pass its .dryrun report",
+			"--clean-manifest takes a dry run's report, and %s is a real run's", reportPath)
+	}
+	m, err := locateManifest(reportPath, hdr, o.manifestPath)
+	if err != nil {
+		return err
+	}
+	sha, _, err := m.Fingerprint()
+	if err != nil {
+		return usagef("", "reading the manifest %s: %w", m.Path, err)
+	}
+	if sha != hdr.ManifestSHA256 {
+		return usagef("the rows would no longer be the ones the report describes: restore the manifest the run used",
+			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
+	}
+
+	// One pass over the manifest: how many rows it has, and how many of them
+	// the report holds. Every report row must name a manifest row (else the
+	// checkpoint is not this report's); the rest are still pending.
+	total, inReport := 0, 0
+	if _, err := m.CopyRows(func(line int) bool {
+		total++
+		if rl.all.Has(line) {
+			inReport++
+		}
+		return false
+	}, io.Discard); err != nil {
+		return usagef("", "reading the manifest %s: %w", m.Path, err)
+	}
+	if n := rl.all.Count(); inReport != n {
+		return usagef("pass the --checkpoint of the run that wrote this report",
+			"%d of the report's rows name no row of the manifest %s: the checkpoint %s is not this report's", n-inReport, m.Path, cp)
+	}
+	pending := total - inReport
+
+	ext := manifestExt(m)
+	var plan []plannedFile
+	if out := o.failedManifest; out != "" {
+		for _, c := range []struct {
+			class report.RetryClass
+			label string
+		}{
+			{report.ClassRetryable, "429, 5xx or no answer: run it as it is"},
+			{report.ClassNeedsFix, "fix the rows or the users first"},
+			{report.ClassInDoubt, "check these users in Okta first: an earlier attempt may have applied"},
+		} {
+			if n := rl.classes[c.class].Count(); n > 0 {
+				plan = append(plan, plannedFile{path: failedManifestPath(out, c.class.String(), ext), keep: rl.classes[c.class], rows: n, label: c.label})
+			}
+		}
+		if len(plan) == 0 {
+			infof(e.stderr, "no row failed, would fail or is in doubt: no failed manifest written")
+		}
+	}
+	if out := o.cleanManifest; out != "" {
+		if f, err := jobs.FormatOf(out); err != nil || f != m.Format {
+			return usagef("name it "+strings.TrimSuffix(out, filepath.Ext(out))+ext,
+				"--clean-manifest %s: the manifest is %s, so the clean manifest must be too", out, strings.TrimPrefix(ext, "."))
+		}
+		if n := rl.clean.Count(); n > 0 {
+			plan = append(plan, plannedFile{path: out, keep: rl.clean, rows: n, label: "would succeed: ready to run"})
+		} else {
+			infof(e.stderr, "no row would succeed: no clean manifest written")
+		}
+	}
+	for _, p := range plan {
+		if _, err := os.Lstat(p.path); err == nil {
+			return usagef("choose another name, or move the old file away",
+				"%s: %w: a manifest is never overwritten", p.path, fs.ErrExist)
+		}
+	}
+	var written []string
+	for _, p := range plan {
+		n, err := writeManifestCopy(m, p.path, p.keep)
+		if err == nil && n != p.rows {
+			err = fmt.Errorf("copied %d rows, want %d", n, p.rows)
+			_ = os.Remove(p.path)
+		}
+		if err != nil {
+			for _, w := range written {
+				_ = os.Remove(w)
+			}
+			if errors.Is(err, fs.ErrExist) {
+				return usagef("choose another name", "%s: %w", p.path, err)
+			}
+			return fmt.Errorf("%w: writing %s: %w", runner.ErrLocal, p.path, err)
+		}
+		written = append(written, p.path)
+		infof(e.stderr, "wrote %s: %d %s (%s)", p.path, p.rows, plural(p.rows, "row", "rows"), p.label)
+	}
+	if len(written) > 0 {
+		if flags := rowDefaultFlags(hdr); flags != "" {
+			infof(e.stderr, "run them with the row defaults of the original run: %s", flags)
+		}
+	}
+	if pending > 0 {
+		warnf(e.stderr, "%d %s still pending: rerun the original command to finish them first",
+			pending, plural(pending, "row is", "rows are"))
+	}
+	return nil
+}
+
+// rowDefaultFlags are the original run's row-default flags, as typed.
+func rowDefaultFlags(h checkpoint.Header) string {
+	var f []string
+	if h.Action != "" {
+		f = append(f, "--action "+h.Action)
+	}
+	for _, b := range []struct{ name, v string }{{"send-email", h.SendEmail}, {"revoke-sessions", h.RevokeSessions}, {"strict", h.Strict}} {
+		if b.v != "" {
+			f = append(f, "--"+b.name+"="+b.v)
+		}
+	}
+	return strings.Join(f, " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// writeManifestCopy creates path (O_EXCL, mode 0600 whatever the umask)
+// and copies into it the manifest's header and the rows keep holds. On any
+// error the file is removed.
+func writeManifestCopy(m *jobs.Manifest, path string, keep *checkpoint.Bitset) (n int, err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(path)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	n, err = m.CopyRows(keep.Has, w)
+	if err != nil {
+		return n, err
+	}
+	if err := w.Flush(); err != nil {
+		return n, err
+	}
+	return n, f.Sync()
+}
