@@ -500,4 +500,3 @@ func finalStatus(counts map[string]int, _ error) error {
 	}
 	return nil
 }
-
