@@ -191,6 +191,9 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 		if st, err := os.Stat(p.v); err == nil && st.IsDir() {
 			return usagef("e.g. "+p.flag+" "+filepath.Join(p.v, "retry.csv"), "%s %s is a directory: want a file name", p.flag, p.v)
 		}
+		if st, err := os.Stat(filepath.Dir(p.v)); err != nil || !st.IsDir() {
+			return usagef("create the directory first", "%s %s: the directory %s does not exist", p.flag, p.v, filepath.Dir(p.v))
+		}
 	}
 	if rl.badLines > 0 {
 		return usagef("rerun the original command: it completes and repairs the report from its checkpoint",
@@ -303,8 +306,8 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 		}
 	}
 	if pending > 0 {
-		warnf(e.stderr, "%d %s still pending: rerun the original command to finish them first",
-			pending, plural(pending, "row is", "rows are"))
+		warnf(e.stderr, "%d %s still pending: rerun the original command to finish %s first",
+			pending, plural(pending, "row is", "rows are"), plural(pending, "it", "them"))
 	}
 	return nil
 }
