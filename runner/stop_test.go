@@ -189,42 +189,61 @@ func TestMixedForbiddenDoesNotStop(t *testing.T) {
 	}
 }
 
+// --halt-on: feeding stops once N jobs (or P% of at least 20) ended failed or
+// in_doubt; SPEC.md "Exit status": the row that tripped the stop stays
+// pending (a password-checking one is released), rows on the wire finish and
+// are recorded.
 func TestHaltOn(t *testing.T) {
 	const n = 40
 	staged := activeUsers(0)
 	for i := 1; i <= n; i++ {
 		staged = append(staged, mkUser(i, emulator.StatusStaged))
 	}
+	expire := expireRows(jobs.ExpirePassword, n)
+	var wrongOld []mrow // change_password with a wrong old password: 403 E0000014
+	for i := 1; i <= n; i++ {
+		row := rowFor(jobs.ChangePassword, mkUser(i, emulator.StatusActive))
+		row.oldPassword = "Wrong-old-password-1!"
+		wrongOld = append(wrongOld, row)
+	}
 	cases := []struct {
 		name     string
+		users    []emulator.User
+		rows     []mrow
+		code     string
 		set      func(o *runner.Options)
-		min, max int
+		min, max int // failed rows recorded
 	}{
-		{"count 3", func(o *runner.Options) { o.HaltOn = 3 }, 3, 10},
-		{"50% of at least 20", func(o *runner.Options) { o.HaltOnPct = 50 }, 20, 30},
+		{"count 3", staged, expire, "E0000038", func(o *runner.Options) { o.HaltOn = 3 }, 2, 6},
+		{"50% of at least 20", staged, expire, "E0000038", func(o *runner.Options) { o.HaltOnPct = 50 }, 19, 25},
+		{"count 3, password checks", activeUsers(n), wrongOld, "E0000014", func(o *runner.Options) { o.HaltOn = 3 }, 2, 6},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, emulator.Config{UserList: staged})
+			e := newEnv(t, emulator.Config{UserList: c.users})
 			opt := baseOptions()
 			opt.Workers = 2
 			c.set(&opt)
-			r := e.run(expireRows(jobs.ExpirePassword, n), opt)
+			r := e.run(c.rows, opt)
 			wantStopped(t, r.err)
 			failed := r.count(report.Failed)
-			if failed < c.min || len(r.rows) > c.max {
-				t.Fatalf("%d rows recorded (%d failed), want at least %d failed and at most %d recorded", len(r.rows), failed, c.min, c.max)
+			if failed < c.min || failed > c.max || len(r.rows) != failed {
+				t.Fatalf("%d rows recorded (%d failed), want %d to %d, all failed", len(r.rows), failed, c.min, c.max)
 			}
 			for _, row := range r.rows {
-				if row.Outcome != report.Failed || row.ErrorCode != "E0000038" {
-					t.Errorf("%s: want failed E0000038", describe(row))
+				if row.ErrorCode != c.code {
+					t.Errorf("%s: want %s", describe(row), c.code)
 				}
 			}
 			if r.res.Pending != n-len(r.rows) {
 				t.Errorf("Pending %d, want %d", r.res.Pending, n-len(r.rows))
 			}
-			if sent := e.prx.actionCount(); sent > len(r.rows)+opt.Workers {
-				t.Errorf("%d action requests after a halt with %d rows recorded", sent, len(r.rows))
+			// Every row sent was recorded but the one that tripped the stop.
+			if sent := e.prx.actionCount(); sent != len(r.rows)+1 {
+				t.Errorf("%d action requests, %d rows recorded: want exactly one sent row (the tripping one) pending", sent, len(r.rows))
+			}
+			if len(r.state.LastAttempt) != 0 {
+				t.Errorf("open attempts after the stop: %v (the tripping row must be released)", r.state.LastAttempt)
 			}
 		})
 	}
