@@ -164,6 +164,10 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 	if runErr == nil {
 		code = exitCode(finalStatus(total, nil))
 	}
+	byCode := res.ByCode
+	if byCode == nil {
+		byCode = map[string]int{}
+	}
 	out := map[string]any{
 		"tool_version":    version,
 		"org_url":         org,
@@ -173,7 +177,7 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 		"dry_run":         dry,
 		"report":          reportPath,
 		"outcomes":        total,
-		"error_codes":     res.ByCode,
+		"error_codes":     byCode,
 		"requests":        res.Requests,
 		"rate_limited":    res.RateLimited,
 		"pending":         res.Pending,
