@@ -21,6 +21,7 @@
 //	POST   /api/v1/users/{id}/credentials/change_password                   changePassword (?strict)
 //	POST   /api/v1/users/{id}/credentials/change_recovery_question          changeRecoveryQuestion
 //	DELETE /api/v1/users/{id}/sessions                                      revokeUserSessions (?oauthTokens)
+//	POST   /oauth2/v1/token              OAuth 2.0 client credentials with private_key_jwt (and DPoP)
 //	GET    /_emulator/log                the request log as JSONL (no auth; secrets included)
 //	GET    /_emulator/stats              Stats as JSON (no auth)
 //
@@ -33,7 +34,8 @@
 // For a request under /api: method (405 E0000022 with Allow), a POST without
 // a Content-Length header (411, JSON body without errorCode: Okta's edge
 // answers this one), authorization (`SSWS <token>` or `Bearer <token>`;
-// anything else, DPoP included, 401 E0000011 "Invalid token provided"), an
+// `DPoP <token>` with a valid proof, see OAuth below; anything else 401
+// E0000011 "Invalid token provided"), an
 // unknown path (404 E0000007), concurrency limit, Latency+Jitter, the rate-limit window, the
 // 5xx fault, body and query validation (400 E0000003 for malformed JSON, 400
 // E0000001 with errorCauses for a missing or bad field or parameter), the
@@ -135,4 +137,42 @@
 // answers 500/502/503/504 E0000009 before anything is applied; a drop applies
 // the request (whatever its outcome), logs it with Dropped and closes the
 // connection without an answer.
+//
+// # OAuth 2.0: access tokens for service apps
+//
+// Config.Clients registers service apps (OAuthClient: ID, public key, granted
+// scopes, RequireDPoP). POST /oauth2/v1/token takes
+// grant_type=client_credentials, scope (space-separated, each granted), and
+// client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+// with a client_assertion signed RS256 or ES256 by the app's key, whose iss
+// and sub are the client ID, aud the token endpoint's URL, with exp (after
+// now, at most an hour after iat), iat, and a jti never used before (and kid
+// equal to OAuthClient.KeyID when that is set). Failures answer as Okta's
+// authorization server does, `{"error","error_description"}`: 401
+// invalid_client (assertion, key, client), 400 invalid_scope,
+// unsupported_grant_type, invalid_request, and for DPoP apps 400
+// invalid_dpop_proof (no or bad proof) and 400 use_dpop_nonce with a
+// DPoP-Nonce header (a proof without the current nonce: the token endpoint
+// always requires one). Success: `{"token_type":"Bearer"|"DPoP",
+// "expires_in","access_token","scope"}`; tokens live Config.TokenLifetime
+// (default one hour), and a DPoP token is bound to the proof key's RFC 7638
+// thumbprint.
+//
+// API calls accept `Bearer <access token>` for Bearer tokens and `DPoP
+// <access token>` plus a DPoP header for DPoP-bound ones. The proof (typ
+// dpop+jwt, jwk of the public key, RS256 or ES256) must carry htm = the
+// method, htu = scheme://host/path (no query), iat within a minute of now, a
+// jti never used before, ath = base64url(SHA-256(access token)), and the key
+// the token is bound to; otherwise 400 with no body and `WWW-Authenticate:
+// DPoP error="invalid_dpop_proof", error_description="..."`. A nonce, when
+// present — and always with Config.RotateNonces — must be the current (or
+// previous) one, else 401 with no body, `WWW-Authenticate: DPoP
+// error="use_dpop_nonce"` and the nonce in DPoP-Nonce. With RotateNonces the
+// nonce changes silently after every three accepted proofs. An unknown,
+// expired or wrongly presented access token gets 401 E0000011 with
+// `WWW-Authenticate: <scheme> error="invalid_token"`. GET /api/v1/users/me
+// with an access token answers 404 (a service app is no user).
+// /_emulator/stats counts the token endpoint's requests, issued tokens,
+// nonce challenges and rejected proofs (Stats.Token); AccessTokens lists the
+// issued tokens and ExpireAccessTokens ends them all.
 package emulator

@@ -44,6 +44,13 @@ type Config struct {
 	Latency     time.Duration // added before handling
 	Jitter      time.Duration // up to this much more, uniformly
 	Now         func() time.Time
+
+	// OAuth 2.0 (POST /oauth2/v1/token; see the package documentation).
+	Clients       []OAuthClient // service apps that may get access tokens
+	TokenLifetime time.Duration // access token lifetime; default DefaultTokenLifetime
+	// RotateNonces: the DPoP nonce changes silently after every few
+	// accepted proofs, and API calls with a DPoP-bound token must carry it.
+	RotateNonces bool
 }
 
 // Org is an in-memory Okta org. It implements http.Handler and is safe for
@@ -68,6 +75,8 @@ type Org struct {
 	winOrder            []windowKey
 	inflight            int
 	concurrencyRejected int
+
+	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
 }
 
 type userState struct {
@@ -127,6 +136,7 @@ func New(cfg Config) *Org {
 		o.byShort[short] = append(o.byShort[short], s)
 	}
 	o.windows = make(map[windowKey]*WindowStat)
+	o.auth = newAuthState(cfg)
 	return o
 }
 

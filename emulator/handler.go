@@ -126,12 +126,19 @@ type exchange struct {
 	idx  int
 	rate *rateInfo
 	now  time.Time
+	// oauth: the request carries an access token from the token
+	// endpoint (a service app's: GET /users/me finds no user).
+	oauth bool
 }
 
 // ServeHTTP answers one request; see the package documentation.
 func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		o.serveAdmin(w, r)
+		return
+	}
+	if r.URL.Path == TokenPath {
+		o.serveToken(w, r)
 		return
 	}
 	now := o.now()
@@ -170,10 +177,20 @@ func (x *exchange) serve(rt route) {
 			summary: "Length Required: a POST needs a Content-Length header"})
 		return
 	}
-	var authOK bool
-	x.e.AuthScheme, authOK = o.authorize(r.Header.Get("Authorization"))
-	if !authOK {
+	auth := o.authorize(r, x.now)
+	x.e.AuthScheme, x.oauth = auth.scheme, auth.oauth
+	if !auth.ok {
 		x.rate = o.peek(rt.bucket, x.now)
+		if auth.wwwAuth != "" {
+			x.w.Header().Set("WWW-Authenticate", auth.wwwAuth)
+		}
+		if auth.nonce != "" {
+			x.w.Header().Set("DPoP-Nonce", auth.nonce)
+		}
+		if auth.bare {
+			x.reply(auth.status, nil)
+			return
+		}
 		x.fail(&apiError{status: http.StatusUnauthorized, code: "E0000011", summary: "Invalid token provided"})
 		return
 	}
@@ -275,24 +292,6 @@ func (x *exchange) abort() {
 		}
 	}
 	panic(http.ErrAbortHandler)
-}
-
-// authorize checks an Authorization header. scheme is SSWS, Bearer, DPoP or
-// "" (anything else: never the header itself, which may hold a token).
-func (o *Org) authorize(h string) (scheme string, ok bool) {
-	name, cred, _ := strings.Cut(strings.TrimSpace(h), " ")
-	switch strings.ToLower(name) {
-	case "ssws":
-		scheme = "SSWS"
-	case "bearer":
-		scheme = "Bearer"
-	case "dpop":
-		return "DPoP", false // DPoP-bound tokens are not emulated
-	default:
-		return "", false
-	}
-	cred = strings.TrimSpace(cred)
-	return scheme, cred != "" && cred == o.token
 }
 
 func (x *exchange) retryAfter(secs int64) {

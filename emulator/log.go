@@ -90,6 +90,7 @@ type Stats struct {
 	Faults5xx           int                       `json:"faults5xx"`
 	Windows             []WindowStat              `json:"windows"`
 	MaxShare            map[string]float64        `json:"maxShare"` // limited bucket → max Used/Limit over its windows
+	Token               TokenStats                `json:"token"`    // POST /oauth2/v1/token
 }
 
 // Stats computes the current Stats.
@@ -117,6 +118,7 @@ func (o *Org) Stats() Stats {
 		}
 	}
 	s.Windows = o.Windows()
+	s.Token = o.tokenStats()
 	for _, w := range s.Windows {
 		if w.Limit > 0 {
 			share := float64(w.Used) / float64(w.Limit)

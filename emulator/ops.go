@@ -148,7 +148,7 @@ func (x *exchange) handle(rt route) result {
 	}
 	var u *userState
 	if rt.op == OpGetMe {
-		if len(o.users) > 0 {
+		if len(o.users) > 0 && !x.oauth {
 			u = o.users[0]
 		}
 	} else {
