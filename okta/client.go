@@ -27,10 +27,14 @@ var Version = "dev"
 // AuthMode selects the Authorization header scheme.
 type AuthMode string
 
-// Authorization modes. PrivateKey (OAuth 2.0 client credentials) comes later.
+// Authorization modes.
 const (
 	AuthSSWS   AuthMode = "SSWS"   // Authorization: SSWS <API token>
 	AuthBearer AuthMode = "Bearer" // Authorization: Bearer <access token>
+	// AuthPrivateKey: OAuth 2.0 client credentials with private_key_jwt;
+	// "Bearer <access token>", or "DPoP <access token>" with a proof when
+	// the app requires DPoP. See the package documentation.
+	AuthPrivateKey AuthMode = "PrivateKey"
 )
 
 // DefaultTimeout is one request's time limit when Config.Timeout is zero.
@@ -51,6 +55,15 @@ type Config struct {
 	// method (the 3xx is then returned as an *APIError). A caller-supplied
 	// client is used as is.
 	HTTPClient *http.Client
+
+	// PrivateKey mode (Token is then not used).
+	ClientID     string        // the service app's client ID: iss and sub of the assertion
+	Scopes       []string      // default DefaultScopes; sent space-separated
+	PrivateKey   secret.String // PEM text; see ParsePrivateKey
+	PrivateKeyID string        // the assertion's kid header, when set
+	// Now is the clock for token expiry and the JWTs' iat and exp; default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Client calls the Okta Management API. It is safe for concurrent use.
@@ -60,6 +73,7 @@ type Client struct {
 	mode    AuthMode
 	timeout time.Duration
 	hc      *http.Client
+	oauth   *oauthSource // PrivateKey mode; nil otherwise
 }
 
 // ErrConfig is wrapped by the errors New returns.
@@ -71,22 +85,26 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok := strings.TrimSpace(cfg.Token.Reveal())
-	if tok == "" {
-		return nil, fmt.Errorf("%w: no token", ErrConfig)
-	}
-	for _, r := range tok {
-		if r < 0x21 || r == 0x7f {
-			return nil, fmt.Errorf("%w: the token contains white space or control characters", ErrConfig)
-		}
-	}
 	mode := cfg.AuthMode
 	switch mode {
 	case "":
 		mode = AuthSSWS
-	case AuthSSWS, AuthBearer:
+	case AuthSSWS, AuthBearer, AuthPrivateKey:
 	default:
-		return nil, fmt.Errorf("%w: unsupported auth mode %q (want SSWS or Bearer)", ErrConfig, string(mode))
+		return nil, fmt.Errorf("%w: unsupported auth mode %q (want SSWS, Bearer or PrivateKey)", ErrConfig, string(mode))
+	}
+	tok := strings.TrimSpace(cfg.Token.Reveal())
+	if mode != AuthPrivateKey {
+		if tok == "" {
+			return nil, fmt.Errorf("%w: no token", ErrConfig)
+		}
+		for _, r := range tok {
+			if r < 0x21 || r == 0x7f {
+				return nil, fmt.Errorf("%w: the token contains white space or control characters", ErrConfig)
+			}
+		}
+	} else {
+		tok = ""
 	}
 	timeout := cfg.Timeout
 	if timeout < 0 {
@@ -99,7 +117,26 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = defaultHTTPClient()
 	}
-	return &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc}, nil
+	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc}
+	if mode == AuthPrivateKey {
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		if c.oauth, err = newOAuthSource(hc, org, cfg, timeout, now); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// TokenRequests returns how many token requests a PrivateKey client has
+// sent (0 in the other modes).
+func (c *Client) TokenRequests() int64 {
+	if c.oauth == nil {
+		return 0
+	}
+	return c.oauth.requests.Load()
 }
 
 // OrgURL returns the normalised org URL ("https://acme.okta.com").
@@ -160,21 +197,69 @@ func userPath(id string, suffix string) (string, error) {
 
 func boolStr(b bool) string { return strconv.FormatBool(b) }
 
-// do makes the one attempt of a call.
+// do makes the one attempt of a call. In PrivateKey mode that attempt may
+// take more than one HTTP request, each answered before the next is sent
+// (see the package documentation): use_dpop_nonce retries, and one retry
+// after a 401 with a renewed token.
 func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 	op := k.method + " " + k.path
-	k.secrets = append(k.secrets, c.token.Reveal())
+	if !c.token.IsZero() {
+		k.secrets = append(k.secrets, c.token.Reveal())
+	}
 	u := c.orgURL + k.path
 	if len(k.query) > 0 {
 		u += "?" + k.query.Encode()
 	}
-	var body io.Reader = http.NoBody
+	var body []byte
 	if k.body != nil {
 		b, err := marshalBody(k.body)
 		if err != nil {
 			return nil, fmt.Errorf("okta: %s: encoding the request body: %w", op, err)
 		}
-		body = bytes.NewReader(b)
+		body = b
+	}
+	if c.oauth == nil {
+		r, _, err := c.send(ctx, k, op, u, body, func(req *http.Request) error {
+			req.Header.Set("Authorization", string(c.mode)+" "+c.token.Reveal())
+			return nil
+		})
+		return r, err
+	}
+	renewed, nonceRetries := false, 0
+	for {
+		cr, err := c.oauth.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		k.secrets = append(k.secrets, cr.token.Reveal())
+		r, hdr, err := c.send(ctx, k, op, u, body, func(req *http.Request) error {
+			return c.oauth.authorize(req, cr, c.orgURL+k.path)
+		})
+		if hdr != nil {
+			c.oauth.noteAPINonce(hdr)
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusUnauthorized {
+			return r, err
+		}
+		if code, _ := dpopChallenge(hdr); cr.dpop && code == "use_dpop_nonce" && hdr.Get("DPoP-Nonce") != "" && nonceRetries < maxNonceRetries {
+			nonceRetries++ // a new nonce, not a new token
+			continue
+		}
+		if renewed {
+			return r, err // the 401 persists after a renewal: it counts
+		}
+		renewed = true
+		c.oauth.invalidate(cr.gen)
+	}
+}
+
+// send makes one HTTP request of a call; auth sets its authorization
+// headers. The answer's headers are returned when one arrived.
+func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, auth func(*http.Request) error) (*Response, http.Header, error) {
+	var rbody io.Reader = http.NoBody
+	if body != nil {
+		rbody = bytes.NewReader(body)
 	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -187,9 +272,9 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 			}
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), k.method, u, body)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(rctx, trace), k.method, u, rbody)
 	if err != nil {
-		return nil, fmt.Errorf("okta: %s: building the request: %w", op, err)
+		return nil, nil, fmt.Errorf("okta: %s: building the request: %w", op, err)
 	}
 	if k.method == http.MethodPost && k.body == nil {
 		req.ContentLength = 0
@@ -201,7 +286,9 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "credbatch/"+Version)
-	req.Header.Set("Authorization", string(c.mode)+" "+c.token.Reveal())
+	if err := auth(req); err != nil {
+		return nil, nil, fmt.Errorf("okta: %s: %w", op, err)
+	}
 	if k.opts.RetryFor != "" {
 		req.Header.Set("X-Okta-Retry-For", k.opts.RetryFor)
 	}
@@ -211,7 +298,7 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.netError(ctx, rctx, op, wrote.Load(), "", scrub(err, k.secrets))
+		return nil, nil, c.netError(ctx, rctx, op, wrote.Load(), "", scrub(err, k.secrets))
 	}
 	received := time.Now()
 	defer func() {
@@ -228,6 +315,15 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := decodeError(resp.StatusCode, data, reqID, rate)
+		if e.Code == "" && len(bytes.TrimSpace(data)) == 0 {
+			// A DPoP proof error carries no body: WWW-Authenticate says why.
+			if code, desc := dpopChallenge(resp.Header); code != "" {
+				e.Code = code
+				if desc != "" {
+					e.Summary = desc
+				}
+			}
+		}
 		e.Summary = redact(e.Summary, k.secrets)
 		e.Link = redact(e.Link, k.secrets)
 		e.ID = redact(e.ID, k.secrets)
@@ -235,19 +331,19 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 		for i := range e.Causes {
 			e.Causes[i] = redact(e.Causes[i], k.secrets)
 		}
-		return nil, e
+		return nil, resp.Header, e
 	}
 	if readErr != nil {
-		return nil, c.netError(ctx, rctx, op, true, reqID, fmt.Errorf("%w: HTTP %d: reading the body: %w", ErrBadResponse, resp.StatusCode, scrub(readErr, k.secrets)))
+		return nil, resp.Header, c.netError(ctx, rctx, op, true, reqID, fmt.Errorf("%w: HTTP %d: reading the body: %w", ErrBadResponse, resp.StatusCode, scrub(readErr, k.secrets)))
 	}
 	r := &Response{HTTPStatus: resp.StatusCode, RequestID: reqID, Rate: rate}
 	if err := decodeSuccess(data, r); err != nil {
-		return nil, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: %s", ErrBadResponse, resp.StatusCode, err)}
+		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: %s", ErrBadResponse, resp.StatusCode, err)}
 	}
 	if k.needTemp && r.TempPassword.IsZero() {
-		return nil, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: no tempPassword in the answer", ErrBadResponse, resp.StatusCode)}
+		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: no tempPassword in the answer", ErrBadResponse, resp.StatusCode)}
 	}
-	return r, nil
+	return r, resp.Header, nil
 }
 
 // netError classifies a failure that left no usable answer.
