@@ -460,6 +460,17 @@ func (r *Runner) prepare() error {
 		}
 		if res.resp != nil && res.resp.User != nil {
 			r.excludeIDs[res.resp.User.ID] = true
+			continue
+		}
+		var ae *okta.APIError
+		if errors.As(res.err, &ae) && ae.HTTPStatus == 404 {
+			continue // no such user: a row naming it by login is still excluded
+		}
+		// An excluded user we cannot identify could be touched through a
+		// row that names it by ID: stop before anything is sent.
+		return &StopError{
+			Reason: fmt.Sprintf("could not look up an --exclude user, so its rows could not be kept safe: %v", res.err),
+			Hint:   "rerun the same command once Okta answers GET /api/v1/users for it again",
 		}
 	}
 	return nil
@@ -861,6 +872,11 @@ func (r *Runner) recorder() error {
 	return firstErr
 }
 
+// terminal reports whether a verdict finishes the job (no retry follows).
+func terminal(v pace.Verdict) bool {
+	return v == pace.Success || v == pace.Fail || v == pace.InDoubt
+}
+
 // systemic watches for the systemic-403 rule: the first five jobs to finish
 // all answered 403 E0000006 (the token lacks the permission).
 type systemic struct{ r *Runner }
@@ -937,7 +953,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		if r.hardCtx.Err() != nil {
 			// Abandoned on the wire (second Ctrl-C): a resume settles it.
 			res.pending = true
-			res.mayHaveApplied = true
+			res.mayHaveApplied = earlier || !attempt.Answered && attempt.MayHaveReached
 			return res
 		}
 		if obs.Status == 429 {
@@ -955,7 +971,10 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		var ae *okta.APIError
 		if errors.As(err, &ae) {
 			lastReqID = ae.RequestID
-			if ae.HTTPStatus == 401 && !earlier {
+			if ae.HTTPStatus == 401 {
+				// Any 401 with a static token stops the run; the row stays
+				// pending (a resume settles it in_doubt if an earlier attempt
+				// may have applied).
 				r.stop(&StopError{
 					Reason: fmt.Sprintf("Okta answered 401 %s: %s", ae.Code, ae.Summary),
 					Hint:   "the API token is invalid, expired or revoked: set a valid OKTA_CLIENT_TOKEN (or --token-file), then rerun the same command to resume",
@@ -963,7 +982,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 				res.pending = true
 				return res
 			}
-			if sys != nil && sys.observe(ae.HTTPStatus, ae.Code) {
+			if sys != nil && terminal(v) && sys.observe(ae.HTTPStatus, ae.Code) {
 				r.stop(&StopError{
 					Reason: "the first 5 rows all answered 403 E0000006: the token is not allowed to do this",
 					Hint:   "give the token's admin (or the service app) a role that may manage these users' credentials (okta.users.manage), then rerun the same command to resume",
@@ -973,7 +992,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 			}
 		} else if resp != nil {
 			lastReqID = resp.RequestID
-			if sys != nil {
+			if sys != nil && terminal(v) {
 				sys.observe(resp.HTTPStatus, "")
 			}
 		}

@@ -1,4 +1,4 @@
-//go:build knownbug
+// Regressions: bugs found by the loopback tests, fixed in runner.go.
 
 package runner_test
 
@@ -13,7 +13,7 @@ import (
 // SPEC.md "Rate limits and faults": "A 401 that persists — and any 401 with a
 // static SSWS or Bearer token — stops the run (exit 3)." Here the only row's
 // first attempt is dropped after applying, and its repeat gets 401.
-func TestKnownBugUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
+func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
 	e.prx.setPlan(func(ri reqInfo) fault {
 		switch {
@@ -34,7 +34,7 @@ func TestKnownBugUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
 
 // SPEC.md: systemic 403 is "the first 5 finished jobs all 403 E0000006". A
 // 503 answered to a retried attempt does not finish a job, yet it counts.
-func TestKnownBugSystemicForbiddenAfterARetry(t *testing.T) {
+func TestSystemicForbiddenAfterARetry(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
 	e.prx.setPlan(func(ri reqInfo) fault {
 		switch {
@@ -59,7 +59,7 @@ func TestKnownBugSystemicForbiddenAfterARetry(t *testing.T) {
 // login cannot be resolved (here every GET of it answers 503 until the
 // retries run out), the runner goes on without knowing its ID, and a row
 // naming that user by ID is sent.
-func TestKnownBugUnresolvedExcludeTouchesUser(t *testing.T) {
+func TestUnresolvedExcludeTouchesUser(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
 	e.prx.setPlan(func(ri reqInfo) fault {
 		if ri.Method == "GET" && ri.UserSeg == loginOf(3) {
