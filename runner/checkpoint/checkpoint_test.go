@@ -477,3 +477,42 @@ func TestReleaseClearsInFlightAttempt(t *testing.T) {
 		t.Errorf("line 2 attempts = %d, want 1 (a release keeps the count)", st.Attempts[2])
 	}
 }
+
+// Outcomes makes a batch durable with one fsync, and refuses a batch with a
+// line already done without writing any of it.
+func TestOutcomesBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.checkpoint")
+	j, err := Create(path, Header{OrgURL: "https://example.okta.com", Rows: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := j.Stats().Syncs
+	batch := []Outcome{{Line: 2, Outcome: "succeeded", Payload: []byte("a")}, {Line: 3, Outcome: "failed", Payload: []byte("b\nc")}, {Line: 4, Outcome: "succeeded"}}
+	if err := j.Outcomes(batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Stats().Syncs - before; got != 1 {
+		t.Errorf("a batch of 3 took %d fsyncs, want 1", got)
+	}
+	if err := j.Outcomes([]Outcome{{Line: 5, Outcome: "succeeded"}, {Line: 3, Outcome: "succeeded"}}); !errors.Is(err, ErrDuplicateOutcome) {
+		t.Fatalf("duplicate in batch: err = %v, want ErrDuplicateOutcome", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if st.Done.Count() != 3 || st.Done.Has(5) {
+		t.Fatalf("done = %d rows (line 5 done: %v), want lines 2-4 only", st.Done.Count(), st.Done.Has(5))
+	}
+	var payloads []string
+	if err := j.Replay(func(o Outcome) error { payloads = append(payloads, string(o.Payload)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(payloads, "|") != "a|b\nc|" {
+		t.Errorf("payloads = %q", payloads)
+	}
+}

@@ -297,6 +297,43 @@ func (j *Journal) usable() error {
 	return nil
 }
 
+// Outcomes appends several outcome records and returns once all are durable,
+// with one write and one fsync shared with any concurrent callers: the way a
+// single recorder makes a batch of finished rows durable together. The
+// checks are Outcome's; on an invalid or duplicate record nothing is written.
+func (j *Journal) Outcomes(os []Outcome) error {
+	for _, o := range os {
+		if o.Line < 0 || o.Line > MaxLine || !validOutcomeName(o.Outcome) {
+			return fmt.Errorf("outcome for line %d: %w", o.Line, ErrInvalidRecord)
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	seen := make(map[int]bool, len(os))
+	for _, o := range os {
+		if j.done.Has(o.Line) || seen[o.Line] {
+			return fmt.Errorf("outcome for line %d: %w", o.Line, ErrDuplicateOutcome)
+		}
+		seen[o.Line] = true
+	}
+	if len(os) == 0 {
+		return nil
+	}
+	var body []byte
+	for _, o := range os[:len(os)-1] {
+		j.done.Set(o.Line)
+		body = outcomeBody(body[:0], o)
+		j.pending = appendFrame(j.pending, body)
+		j.seq++
+	}
+	last := os[len(os)-1]
+	j.done.Set(last.Line)
+	return j.commitLocked(outcomeBody(body[:0], last))
+}
+
 // commitLocked appends one record's frame to pending and waits until it is
 // durable, becoming the leader that flushes when no flush is running. j.mu is
 // held on entry and on return.
