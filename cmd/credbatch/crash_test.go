@@ -112,10 +112,12 @@ type crashFixture struct {
 
 // crashActions cycle over the rows: two that issue a secret, three that
 // check a password or an answer.
-var crashActions = []struct {
+type crashAction struct {
 	action, op string
 	issues     bool
-}{
+}
+
+var crashActions = []crashAction{
 	{"expire_password_with_temp_password", emulator.OpExpirePasswordWithTempPassword, true},
 	{"reset_password", emulator.OpResetPassword, true},
 	{"change_password", emulator.OpChangePassword, false},
@@ -124,11 +126,15 @@ var crashActions = []struct {
 }
 
 // newCrashFixture starts an emulator of 120 ACTIVE users (and the token's
-// owner) and writes a manifest of n rows, one per user, mixing the actions
-// and naming users by ID and by login.
-func newCrashFixture(t *testing.T, n int) *crashFixture {
+// owner) and writes a manifest of n rows, one per user, cycling through
+// actions (crashActions when none are given) and naming users by ID and by
+// login in turn.
+func newCrashFixture(t *testing.T, n int, actions ...crashAction) *crashFixture {
 	t.Helper()
 	const nUsers = 120
+	if len(actions) == 0 {
+		actions = crashActions
+	}
 	if n > nUsers {
 		t.Fatalf("at most %d rows", nUsers)
 	}
@@ -166,7 +172,7 @@ func newCrashFixture(t *testing.T, n int) *crashFixture {
 	b.WriteString("user,action,send_email,old_password,new_password,password,recovery_question,recovery_answer\n")
 	for i := 0; i < n; i++ {
 		u := users[i+1]
-		a := crashActions[i%len(crashActions)]
+		a := actions[i%len(actions)]
 		r := crashRow{line: i + 2, user: u, byLogin: i%2 == 1, action: a.action, op: a.op, issues: a.issues}
 		name := u.ID
 		if r.byLogin {
@@ -290,7 +296,7 @@ func (f *crashFixture) runKilledAfter(t *testing.T, d time.Duration) runEnd {
 	return wait(t, ctx, c, out)
 }
 
-// finishRuns reruns the command (no crash point) until it exits; it must
+// finishRun reruns the command (no crash point) until it exits; it must
 // exit 0 or 1 at once.
 func (f *crashFixture) finishRun(t *testing.T) runEnd {
 	t.Helper()
@@ -323,6 +329,20 @@ func (f *crashFixture) secrets() []string {
 		}
 	}
 	return out
+}
+
+// userOf is the ID of the user a logged request named. A request whose
+// client went away during the emulator's latency wait (a kill) is logged
+// before its user is resolved: its user is then read from the path.
+func (f *crashFixture) userOf(e emulator.LogEntry) string {
+	if e.UserID != "" {
+		return e.UserID
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(e.Path, "/api/v1/users/"), "/")
+	if u, ok := f.org.User(name); ok {
+		return u.ID
+	}
+	return name
 }
 
 // readRows reads the whole report strictly.
@@ -364,9 +384,10 @@ func (f *crashFixture) checkChain(t *testing.T, ends []runEnd, crashes int) {
 		if !isCredentialOp(e.Op) {
 			continue
 		}
-		sent[key{e.UserID, e.Op}]++
+		k := key{f.userOf(e), e.Op}
+		sent[k]++
 		if e.Applied {
-			applied[key{e.UserID, e.Op}]++
+			applied[k]++
 		}
 	}
 	expected := map[key]bool{}
@@ -509,7 +530,7 @@ func (f *crashFixture) checkSettledUnsent(t *testing.T) {
 	sent := map[string]int{}
 	for _, e := range f.org.Log() {
 		if isCredentialOp(e.Op) {
-			sent[e.UserID+" "+e.Op]++
+			sent[f.userOf(e)+" "+e.Op]++
 		}
 	}
 	rows := map[int]*report.Row{}
@@ -525,6 +546,8 @@ func (f *crashFixture) checkSettledUnsent(t *testing.T) {
 }
 
 func TestKillAnywhere(t *testing.T) {
+	t.Parallel()
+	credbatchBinary(t) // one build for every subtest
 	seed := *crashSeed
 	if seed == 0 {
 		seed = time.Now().UnixNano()
@@ -565,6 +588,7 @@ func TestKillAnywhere(t *testing.T) {
 				ends = append(ends, end)
 				if end.killed {
 					crashes++
+					t.Logf("killed after %s: %d report rows", d, completeRows(f.reportPath))
 					continue
 				}
 				if end.code != 0 && end.code != 1 {
@@ -581,6 +605,7 @@ func TestKillAnywhere(t *testing.T) {
 // TestTornReportTail: a finished run's report cut in the middle of its last
 // row is repaired by the rerun, from the checkpoint, with nothing sent.
 func TestTornReportTail(t *testing.T) {
+	t.Parallel()
 	f := newCrashFixture(t, 20)
 	first := f.run(t, "")
 	if first.killed || first.code != 0 {
@@ -627,6 +652,7 @@ func TestTornReportTail(t *testing.T) {
 // TestHeldLock: a second run of the same command while the first holds the
 // checkpoint exits 2 with a hint and changes nothing.
 func TestHeldLock(t *testing.T) {
+	t.Parallel()
 	f := newCrashFixture(t, 40)
 	f.rate = "5" // 40 rows at 5/s: about 8 s, stopped long before
 
