@@ -25,7 +25,56 @@
 //
 // Rate-limit headers are parsed into RateInfo on every answer, error or not.
 //
-// Secrets (the API token, passwords, answers, temporary passwords and reset
-// links) are held as secret.String and revealed only when the request is
+// # Authorization
+//
+// SSWS and Bearer send a static token. PrivateKey (AuthPrivateKey) is OAuth
+// 2.0 client credentials with private_key_jwt: the client signs a client
+// assertion (RS256 or ES256 by its key: iss = sub = the client ID, aud =
+// ORG/oauth2/v1/token, a fresh jti, iat, exp five minutes later; kid =
+// Config.PrivateKeyID) and POSTs it to ORG/oauth2/v1/token for the scopes
+// (space-separated). The access token is cached and renewed a tenth of its
+// lifetime (at most a minute) before expires_in runs out; one renewal runs
+// at a time and every worker that needs a token meanwhile waits for it and
+// shares it.
+//
+// DPoP is learned the way the Okta SDKs learn it: when the first token
+// request is answered 400 invalid_dpop_proof, every later token request and
+// API call carries a DPoP proof (typ dpop+jwt, ES256 by an EC P-256 key
+// generated once per process, never the client's key, its public JWK in the
+// header; claims htm, htu without query, iat, a fresh jti, ath =
+// base64url(SHA-256(access token)) for API calls, and the server's nonce
+// when it gave one) and the API sees "Authorization: DPoP <token>". Every
+// HTTP request gets a fresh proof, retries included.
+//
+// In PrivateKey mode one call may therefore send more than one request,
+// each only after the previous one was answered without effect:
+//
+//   - a 400 use_dpop_nonce from the token endpoint, or a 401 from the API
+//     with `WWW-Authenticate: DPoP error="use_dpop_nonce"`, is retried with
+//     the nonce of its DPoP-Nonce header (up to three times; this is no
+//     renewal);
+//   - any other 401 from the API renews the token once and repeats the
+//     request once. Only a 401 that persists after that renewal is returned,
+//     so a caller (the runner) sees ErrUnauthorized only when renewing did
+//     not help.
+//
+// A token request the authorization server refuses (invalid_client,
+// invalid_scope, ...) is returned as an *APIError with HTTPStatus 401 (no
+// API call can be authorized: errors.Is ErrUnauthorized holds), Code the
+// OAuth error and Summary its description; nothing was sent to the API. A
+// token request that got no usable answer (network, timeout, 429, 5xx) is a
+// *NetError with Op "POST /oauth2/v1/token" and MayHaveReached false. A 400
+// from the API with an empty body (a bad DPoP proof) takes its Code and
+// Summary from WWW-Authenticate's error and error_description.
+//
+// # Transport
+//
+// The org URL must be https (plain http only for loopback hosts); the
+// default HTTP client verifies TLS certificates and follows a redirect only
+// to the same scheme and host with the same method.
+//
+// Secrets (the API token, the private key, access tokens, client
+// assertions, passwords, answers, temporary passwords and reset links) are
+// held as secret.String and revealed only when the request is
 // written; no error message or log line built here carries one.
 package okta
