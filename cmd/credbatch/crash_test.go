@@ -545,6 +545,10 @@ func (f *crashFixture) checkSettledUnsent(t *testing.T) {
 	t.Errorf("killed after an attempt record, yet no row is in_doubt without a request sent")
 }
 
+// TestKillAnywhere kills the binary at each crash point (the 1st, 2nd, 7th
+// and 30th visit), at several points in one chain, and at random instants
+// (seeded: -seed), each chain on a fresh emulator and checkpoint, then reruns
+// the same command to its end and checks what the chain left (checkChain).
 func TestKillAnywhere(t *testing.T) {
 	t.Parallel()
 	credbatchBinary(t) // one build for every subtest
