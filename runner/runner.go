@@ -43,7 +43,7 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 // Journal is what the runner needs of the checkpoint: durable records.
 type Journal interface {
 	Attempt(checkpoint.Attempt) error
-	Outcome(checkpoint.Outcome) error
+	Outcomes([]checkpoint.Outcome) error
 	Release(line int) error
 }
 
@@ -130,14 +130,16 @@ type Runner struct {
 	counts      map[report.Outcome]int
 	byCode      map[string]int
 	statusCount map[string]int
-	ended       int  // failed or in_doubt in this invocation
+	ended       int  // rows handed to the recorder failed or in_doubt
+	decided     int  // rows handed to the recorder
 	tripped     bool // a row tripped --halt-on
 	finished    int  // jobs that got an HTTP answer to their action
 	all403      bool
 	claims      map[uint64]int // hash(userID, action) -> line
 	chains      map[string]chan struct{}
 
-	recCh chan *report.Row
+	recCh chan recItem
+	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
 }
 
 // New prepares a run.
@@ -211,6 +213,7 @@ type task struct {
 	done     chan struct{}
 	attempts int // attempts in earlier runs
 	started  time.Time
+	queued   bool // handed to the recorder, which finishes it once durable
 }
 
 // Run executes the jobs. feed ends the feeding (first Ctrl-C, SIGTERM); hard
@@ -219,7 +222,8 @@ type task struct {
 // error wrapping ErrLocal (exit 4), or the cause of feed's end.
 func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	start := r.now()
-	r.hardCtx = hard
+	r.hardCtx, r.abort = context.WithCancelCause(hard)
+	defer r.abort(nil)
 	r.feedCtx, r.stopFeed = context.WithCancelCause(feed)
 	defer r.stopFeed(nil)
 
@@ -227,12 +231,12 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 		return r.result(start), err
 	}
 
-	g, gctx := errgroup.WithContext(hard)
+	g, gctx := errgroup.WithContext(r.hardCtx)
 	window := make(chan struct{}, 4*r.opt.Workers+16)
 	resolveCh := make(chan *task, r.opt.Workers)
 	resolvedCh := make(chan *task, r.opt.Workers)
 	execCh := make(chan *task, r.opt.Workers)
-	r.recCh = make(chan *report.Row, 4*r.opt.Workers)
+	r.recCh = make(chan recItem, 8*r.opt.Workers+64)
 
 	// The recorder: the one goroutine that writes the report.
 	recDone := make(chan error, 1)
@@ -630,7 +634,11 @@ func (r *Runner) baseRow(t *task) *report.Row {
 // execute sends the row's action (or records what was decided) and records
 // the outcome. It returns an error only for a local failure.
 func (r *Runner) execute(t *task) error {
-	defer r.finish(t)
+	defer func() {
+		if !t.queued {
+			r.finish(t) // not recorded: release the user's next row now
+		}
+	}()
 	err := r.executeRow(t)
 	if errors.Is(err, errTripped) {
 		return nil // pending
@@ -647,13 +655,13 @@ func (r *Runner) executeRow(t *task) error {
 		}
 	}
 	if t.row != nil {
-		return r.record(t.row)
+		return r.record(t, t.row)
 	}
 	row := r.baseRow(t)
 	if t.settle {
 		row.Outcome = report.InDoubt
 		row.ErrorSummary = "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"
-		return r.record(row)
+		return r.record(t, row)
 	}
 	if r.opt.DryRun {
 		ok, reason := dryRunVerdict(t.job.Action, t.user)
@@ -667,7 +675,7 @@ func (r *Runner) executeRow(t *task) error {
 		r.mu.Lock()
 		r.statusCount[t.user.Status]++
 		r.mu.Unlock()
-		return r.record(row)
+		return r.record(t, row)
 	}
 	if r.feedCtx.Err() != nil {
 		return nil // pending
@@ -729,7 +737,7 @@ func (r *Runner) executeRow(t *task) error {
 		row.Outcome = report.Failed
 		fillError(row, res.err, false)
 	}
-	err := r.record(row)
+	err := r.record(t, row)
 	if errors.Is(err, errTripped) {
 		if rerr := release(); rerr != nil {
 			return rerr
@@ -772,8 +780,17 @@ func fillError(row *report.Row, err error, inDoubt bool) {
 	}
 }
 
-// record makes the outcome durable, then hands it to the report writer.
-func (r *Runner) record(row *report.Row) error {
+// recItem is a finished row on its way to the recorder.
+type recItem struct {
+	row     *report.Row
+	payload []byte
+	t       *task
+}
+
+// record hands a finished row to the recorder, which makes it durable and
+// then appends it to the report. The executor moves on at once: the row
+// counts as done, and the user's next row may start, only once durable.
+func (r *Runner) record(t *task, row *report.Row) error {
 	if halt := r.trips(row); halt != nil {
 		// The row that trips the stop stays pending (SPEC.md, exit 3):
 		// the same command sends it again once the cause is fixed.
@@ -783,25 +800,10 @@ func (r *Runner) record(row *report.Row) error {
 	if row.FinishedAt.IsZero() {
 		row.FinishedAt = r.now()
 	}
-	payload := report.AppendRow(nil, row, report.JSONL)
-	if err := r.in.Journal.Outcome(checkpoint.Outcome{Line: row.Line, Outcome: string(row.Outcome), Payload: payload}); err != nil {
-		err = fmt.Errorf("%w: recording the outcome of line %d: %w", ErrLocal, row.Line, err)
-		r.stopFeed(err)
-		return err
-	}
-	crash("after-outcome")
-	r.done.Add(1)
-	r.mu.Lock()
-	r.counts[row.Outcome]++
-	if row.ErrorCode != "" {
-		r.byCode[row.ErrorCode]++
-	}
-	if row.Outcome == report.Failed || row.Outcome == report.InDoubt {
-		r.ended++
-	}
-	r.mu.Unlock()
+	it := recItem{row: row, payload: report.AppendRow(nil, row, report.JSONL), t: t}
 	select {
-	case r.recCh <- row:
+	case r.recCh <- it:
+		t.queued = true
 	case <-r.hardCtx.Done():
 	}
 	return nil
@@ -814,22 +816,23 @@ var errTripped = errors.New("row tripped --halt-on")
 // --halt-on. Only the first such row trips; rows that were on the wire and
 // finish afterwards are recorded as usual.
 func (r *Runner) trips(row *report.Row) *StopError {
-	if row.Outcome != report.Failed && row.Outcome != report.InDoubt {
-		return nil
-	}
-	if r.opt.HaltOn <= 0 && r.opt.HaltOnPct <= 0 {
-		return nil
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tripped {
+	bad := row.Outcome == report.Failed || row.Outcome == report.InDoubt
+	if !bad || r.tripped || (r.opt.HaltOn <= 0 && r.opt.HaltOnPct <= 0) {
+		r.decided++
+		if bad {
+			r.ended++
+		}
 		return nil
 	}
 	ended := r.ended + 1
-	total := 1
-	for _, n := range r.counts {
-		total += n
-	}
+	total := r.decided + 1
+	defer func() {
+		if !r.tripped {
+			r.decided, r.ended = total, ended
+		}
+	}()
 	hint := "look at the failed rows in the report, fix the cause, then rerun the same command to resume (the row that tripped the stop is still pending)"
 	switch {
 	case r.opt.HaltOn > 0 && ended >= r.opt.HaltOn:
@@ -842,23 +845,67 @@ func (r *Runner) trips(row *report.Row) *StopError {
 	return nil
 }
 
-// recorder owns the report writer: rows are appended in the order their
-// outcomes became durable, flushed whenever the queue empties.
+// recorder is the one goroutine that records: it takes every finished row
+// queued, makes the batch durable in the checkpoint with one fsync, then
+// counts the rows as done, releases their users' next rows and appends them
+// to the report, flushing whenever the queue runs empty.
 func (r *Runner) recorder() error {
 	var firstErr error
-	for row := range r.recCh {
-		if firstErr != nil {
-			continue
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+			// A failed journal write abandons everything (SPEC.md).
+			r.stopFeed(err)
+			r.abort(err)
 		}
-		if err := r.in.Report.Write(row); err != nil {
-			firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
-			r.stopFeed(firstErr)
-			continue
+	}
+	batch := make([]recItem, 0, 256)
+	outs := make([]checkpoint.Outcome, 0, 256)
+	for it := range r.recCh {
+		batch = append(batch[:0], it)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case more, ok := <-r.recCh:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
 		}
-		if len(r.recCh) == 0 {
+		if firstErr == nil {
+			outs = outs[:0]
+			for _, b := range batch {
+				outs = append(outs, checkpoint.Outcome{Line: b.row.Line, Outcome: string(b.row.Outcome), Payload: b.payload})
+			}
+			if err := r.in.Journal.Outcomes(outs); err != nil {
+				fail(fmt.Errorf("%w: recording the outcomes of %d rows: %w", ErrLocal, len(outs), err))
+			} else {
+				crash("after-outcome")
+			}
+		}
+		for _, b := range batch {
+			if firstErr == nil {
+				r.done.Add(1)
+				r.mu.Lock()
+				r.counts[b.row.Outcome]++
+				if b.row.ErrorCode != "" {
+					r.byCode[b.row.ErrorCode]++
+				}
+				r.mu.Unlock()
+			}
+			r.finish(b.t)
+			if firstErr == nil {
+				if err := r.in.Report.Write(b.row); err != nil {
+					fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
+				}
+			}
+		}
+		if firstErr == nil && len(r.recCh) == 0 {
 			if err := r.in.Report.Flush(); err != nil {
-				firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
-				r.stopFeed(firstErr)
+				fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
 				continue
 			}
 			crash("after-report")
@@ -866,7 +913,7 @@ func (r *Runner) recorder() error {
 	}
 	if firstErr == nil {
 		if err := r.in.Report.Flush(); err != nil {
-			firstErr = fmt.Errorf("%w: writing the report: %w", ErrLocal, err)
+			fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
 		}
 	}
 	return firstErr

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
@@ -170,49 +169,10 @@ func setting(flag string, e *env, name string) string {
 	return strings.TrimSpace(e.getenv(name))
 }
 
-// clientConfig builds the Okta client's configuration from flags and the
-// environment (SPEC.md precedence: flag, environment).
+// clientConfig builds the Okta client's configuration the Okta way
+// (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
 func clientConfig(e *env, o *runOpts) (okta.Config, error) {
-	var cfg okta.Config
-	raw := setting(o.orgURL, e, "OKTA_CLIENT_ORGURL")
-	if raw == "" {
-		return cfg, usagef("pass --org-url https://example.okta.com or set OKTA_CLIENT_ORGURL", "no Okta org given")
-	}
-	org, err := okta.NormalizeOrgURL(raw)
-	if err != nil {
-		return cfg, usagef("", "--org-url: %w", err)
-	}
-	cfg.OrgURL = org
-	mode := setting(o.authMode, e, "OKTA_CLIENT_AUTHORIZATIONMODE")
-	switch strings.ToLower(mode) {
-	case "", "ssws":
-		cfg.AuthMode = okta.AuthSSWS
-	case "bearer":
-		cfg.AuthMode = okta.AuthBearer
-	case "privatekey":
-		return cfg, usagef("use an API token (SSWS) or an access token (--auth-mode Bearer) for now", "--auth-mode PrivateKey is not available in this build yet")
-	default:
-		return cfg, usagef("use SSWS or Bearer", "--auth-mode %q is not an authorization mode", mode)
-	}
-	var tok string
-	if o.tokenFile != "" {
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return cfg, usagef("", "--token-file: %w", err)
-		}
-		tok = strings.TrimSpace(string(b))
-		if tok == "" {
-			return cfg, usagef("", "--token-file %s is empty", o.tokenFile)
-		}
-	} else {
-		tok = strings.TrimSpace(e.getenv("OKTA_CLIENT_TOKEN"))
-	}
-	if tok == "" {
-		return cfg, usagef("set OKTA_CLIENT_TOKEN or pass --token-file PATH (a token is never a flag value)", "no API token given")
-	}
-	cfg.Token = secret.New(tok)
-	cfg.Timeout = o.timeout
-	return cfg, nil
+	return loadClientConfig(e, o, oktaConfigFiles(e))
 }
 
 // parseHaltOn reads "N" or "P%".
@@ -481,9 +441,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	for k, v := range res.Counts {
 		total[string(k)] += v
 	}
-	printSummary(e, reportPath, total, res, time.Since(start), o.dryRun, sum.Rows)
+	printSummary(e, reportPath, total, res, time.Since(start), o.dryRun, sum.Rows, pacing{rate: o.rate, maxShare: o.maxShare})
 	if o.summaryJSON != "" {
-		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, sum, manifestArg, reportPath, total, res, time.Since(start), runErr, o.dryRun); err != nil {
+		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, sum, manifestArg, reportPath, total, res, time.Since(start), runErr, o.dryRun, pacing{rate: o.rate, maxShare: o.maxShare}); err != nil {
 			warnf(e.stderr, "could not write --summary-json: %v", err)
 		}
 	}
