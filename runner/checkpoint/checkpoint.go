@@ -190,11 +190,15 @@ type State struct {
 	// Counts is outcome name → number of lines with that outcome, across all
 	// runs (a line counts once, by its first outcome record).
 	Counts map[string]int
-	// Attempts is line → number of attempt records, for the lines that have any.
+	// Attempts is line → number of attempt records, for the lines that have
+	// attempt records but no outcome (a finished row's count is in its report row).
 	Attempts map[int]int
 	// LastAttempt holds the last attempt of each line that has attempt records
 	// but NO outcome: requests that were in flight when the run stopped.
 	LastAttempt map[int]Attempt
+	// FirstAttempt holds the time of the first attempt of each line that
+	// has attempt records but no outcome (its started_at on resume).
+	FirstAttempt map[int]time.Time
 	// Records is the number of attempt and outcome records read (the header
 	// is not counted); TruncatedBytes is how much of a torn or corrupt tail
 	// recovery cut off (0 after a clean stop).

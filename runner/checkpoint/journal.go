@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,7 +104,27 @@ func Create(path string, h Header) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// The header is written and fsynced under a temporary name, then linked
+	// to path (which fails if path exists, as O_EXCL would): a crash at any
+	// instant leaves either no checkpoint or one with a whole header, never
+	// an empty file that a rerun could not read.
+	tmp := path + ".creating"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Left by a crash inside an earlier Create, unless another Create
+		// holds it right now (then its lock says so).
+		if stale, serr := os.OpenFile(tmp, os.O_RDWR, 0); serr == nil {
+			lerr := lock(stale, tmp)
+			if lerr == nil {
+				_ = os.Remove(tmp)
+			}
+			_ = stale.Close()
+			if lerr != nil {
+				return nil, lerr
+			}
+		}
+		f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create checkpoint: %w", err)
 	}
@@ -110,8 +132,12 @@ func Create(path string, h Header) (*Journal, error) {
 		_ = f.Close() // someone else holds a file we just created: leave it to them
 		return nil, err
 	}
+	linked := false
 	fail := func(err error) (*Journal, error) {
-		_ = os.Remove(path)
+		if linked {
+			_ = os.Remove(path)
+		}
+		_ = os.Remove(tmp)
 		_ = f.Close()
 		return nil, err
 	}
@@ -125,6 +151,15 @@ func Create(path string, h Header) (*Journal, error) {
 	}
 	if err := f.Sync(); err != nil {
 		return fail(fmt.Errorf("%w: fsync %s: %w", ErrJournal, path, err))
+	}
+	if err := os.Link(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		_ = f.Close()
+		return nil, fmt.Errorf("create checkpoint: %w", err)
+	}
+	linked = true
+	if err := os.Remove(tmp); err != nil {
+		return fail(fmt.Errorf("create checkpoint %s: %w", path, err))
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fail(fmt.Errorf("%w: fsync directory of %s: %w", ErrJournal, path, err))
@@ -194,11 +229,12 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 		return nil, 0, 0, fmt.Errorf("%s: format %d (this build reads %d): %w", path, rec.header.Format, FormatVersion, ErrFormat)
 	}
 	st := &State{
-		Header:      rec.header,
-		Done:        NewBitset(rec.header.Rows + 2),
-		Counts:      map[string]int{},
-		Attempts:    map[int]int{},
-		LastAttempt: map[int]Attempt{},
+		Header:       rec.header,
+		Done:         NewBitset(rec.header.Rows + 2),
+		Counts:       map[string]int{},
+		Attempts:     map[int]int{},
+		LastAttempt:  map[int]Attempt{},
+		FirstAttempt: map[int]time.Time{},
 	}
 	names := interner{}
 	for {
@@ -217,9 +253,12 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 		switch rec.kind {
 		case 'A':
 			a := rec.attempt
-			st.Attempts[a.Line]++
 			if !st.Done.Has(a.Line) {
+				st.Attempts[a.Line]++
 				st.LastAttempt[a.Line] = a
+				if _, ok := st.FirstAttempt[a.Line]; !ok {
+					st.FirstAttempt[a.Line] = a.At
+				}
 			}
 		case 'R':
 			delete(st.LastAttempt, rec.release)
@@ -230,6 +269,8 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 				st.Counts[o.Outcome]++
 			}
 			delete(st.LastAttempt, o.Line)
+			delete(st.Attempts, o.Line)
+			delete(st.FirstAttempt, o.Line)
 		}
 	}
 	return st, fr.off, size, nil
@@ -248,6 +289,25 @@ func (j *Journal) Attempt(a Attempt) error {
 	}
 	body := attemptBody(nil, a)
 	return j.commitLocked(body)
+}
+
+// Note appends an attempt record without waiting for it to be durable: it
+// reaches the disk with the next record that is waited for (or at Close).
+// The runner notes the attempts of actions that may be repeated, so a
+// resume can count them; losing the last few in a crash costs only that
+// count.
+func (j *Journal) Note(a Attempt) error {
+	if a.Line < 0 || a.Line > MaxLine {
+		return fmt.Errorf("attempt for line %d: %w", a.Line, ErrInvalidRecord)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usable(); err != nil {
+		return err
+	}
+	j.pending = appendFrame(j.pending, attemptBody(nil, a))
+	j.seq++
+	return nil
 }
 
 // Release appends a release record and returns once it is durable: the
@@ -437,6 +497,10 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	for j.flushing || (len(j.pending) > 0 && j.err == nil) {
+		if !j.flushing {
+			j.flushLocked() // records noted without waiting (Note)
+			continue
+		}
 		j.cond.Wait()
 	}
 	j.mu.Unlock()
