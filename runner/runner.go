@@ -44,6 +44,7 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 type Journal interface {
 	Attempt(checkpoint.Attempt) error
 	Outcomes([]checkpoint.Outcome) error
+	Note(checkpoint.Attempt) error
 	Release(line int) error
 }
 
@@ -69,7 +70,8 @@ type Options struct {
 type Prior struct {
 	Done     func(line int) bool        // rows with a durable outcome: not sent again
 	Attempts map[int]int                // line -> attempts recorded in earlier runs
-	InFlight map[int]checkpoint.Attempt // attempts of password-checking rows with no outcome: settled in_doubt
+	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
+	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
 	Claims   func(add func(userID, action string, line int))
 }
 
@@ -258,12 +260,14 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 			case <-gctx.Done():
 				return errFeedStopped
 			}
-			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line]}
+			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
 			seq++
-			if a, ok := r.in.Prior.InFlight[j.Line]; ok {
+			if a, ok := r.in.Prior.InFlight[j.Line]; ok && j.Action.ChecksPassword() {
 				t.settle = true
 				t.userID = a.UserID
-				t.started = a.At
+				if t.started.IsZero() {
+					t.started = a.At
+				}
 			}
 			select {
 			case resolveCh <- t:
@@ -682,15 +686,22 @@ func (r *Runner) executeRow(t *task) error {
 	}
 	j := &t.job
 	rep := repeatable(j.Action)
-	var journalAttempt func(n int) error
-	if !rep {
-		journalAttempt = func(n int) error {
-			err := r.in.Journal.Attempt(checkpoint.Attempt{Line: j.Line, UserID: t.userID, N: t.attempts + n, At: r.now()})
-			if err != nil {
-				return fmt.Errorf("%w: recording an attempt: %w", ErrLocal, err)
-			}
-			return nil
+	// Attempts of password-checking actions are durable before the POST (a
+	// crash then resumes in_doubt, never as a second attempt); those of the
+	// repeatable ones are noted without waiting, only so the report's
+	// attempts and started_at cover every run.
+	journalAttempt := func(n int) error {
+		a := checkpoint.Attempt{Line: j.Line, UserID: t.userID, N: t.attempts + n, At: r.now()}
+		var err error
+		if rep {
+			err = r.in.Journal.Note(a)
+		} else {
+			err = r.in.Journal.Attempt(a)
 		}
+		if err != nil {
+			return fmt.Errorf("%w: recording an attempt: %w", ErrLocal, err)
+		}
+		return nil
 	}
 	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return callAction(ctx, r.in.Client, j, t.userID, o)
@@ -700,7 +711,7 @@ func (r *Runner) executeRow(t *task) error {
 		return res.localErr
 	}
 	release := func() error {
-		if journalAttempt != nil && res.sent > 0 && !res.mayHaveApplied {
+		if res.sent > 0 && !res.mayHaveApplied {
 			// Answered without effect (401, 503, 429, a 4xx, never
 			// written): the row is plainly pending, and a resume sends it.
 			if err := r.in.Journal.Release(j.Line); err != nil {
@@ -976,14 +987,16 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 			return res
 		}
 		if journalAttempt != nil {
-			crash("before-attempt")
+			if !rep {
+				crash("before-attempt")
+			}
 			if err := journalAttempt(res.sent + 1); err != nil {
 				ticket.Done(pace.Observation{})
 				res.localErr = err
 				return res
 			}
 		}
-		if journalAttempt != nil {
+		if journalAttempt != nil && !rep {
 			crash("after-attempt")
 		}
 		if res.started.IsZero() {
