@@ -20,8 +20,10 @@
 //     (nothing is known to hold it against), so a bucket sends at least one
 //     request per window.
 //   - Server times (Reset, Retry-After) are converted to the local clock with
-//     offset = max(Date − Received) over the last 64 answers that carried a
-//     Date. Every sample is a lower bound of the true offset (Date is truncated
+//     offset = max(Date − Received) over the answers that carried a Date in
+//     the last offsetSeconds seconds (the best sample of each local second is
+//     kept, so a fast run does not push out the tight samples taken just after
+//     a second boundary). Every sample is a lower bound of the true offset (Date is truncated
 //     to the second and the answer travelled before Received), so the
 //     converted local instants are never earlier than the true ones: credbatch
 //     errs on waiting slightly longer. An answer without Date is measured
@@ -46,7 +48,6 @@ package pace
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -68,8 +69,9 @@ const (
 	// DefaultWindow is the assumed length of an Okta rate-limit window until
 	// two consecutive windows have been seen.
 	DefaultWindow = time.Minute
-	// offsetSamples is how many recent Date samples the clock offset uses.
-	offsetSamples = 64
+	// offsetSeconds is how many recent local seconds of Date samples the
+	// clock offset uses (the best sample of each second).
+	offsetSeconds = 8
 )
 
 // Bucket names one of the Okta rate-limit buckets credbatch tracks.
@@ -186,8 +188,7 @@ type Pacer struct {
 	limit    int // AIMD in-flight limit
 	okStreak int
 	buckets  [numBuckets]bucketState
-	offsets  []time.Duration // ring of Date − Received samples
-	offNext  int
+	offsets  [offsetSeconds]offsetSample // best Date − Received sample per local second
 	stats    Stats
 }
 
@@ -415,8 +416,8 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	offset := time.Duration(0) // Date missing: the local clock
 	serverNow := o.Received
 	if !o.Date.IsZero() {
-		p.addOffset(o.Date.Sub(o.Received))
-		offset = p.offset()
+		p.addOffset(o.Received, o.Date.Sub(o.Received))
+		offset = p.offset(o.Received)
 		serverNow = o.Date
 	}
 	toLocal := func(s time.Time) time.Time { return s.Add(-offset) }
@@ -480,7 +481,10 @@ func (p *Pacer) updateWindow(bs *bucketState, o Observation, resetLocal time.Tim
 	case o.Reset.Equal(w.name):
 		w.limit = o.Limit
 		w.used = max(w.used, used)
-		w.resetLocal = laterOf(w.resetLocal, resetLocal)
+		// Each estimate of the same Reset is never earlier than the true
+		// instant (the offset is a lower bound), so the earliest is the
+		// tightest: a later estimate must not stretch the window.
+		w.resetLocal = earlierOf(w.resetLocal, resetLocal)
 	default:
 		return // an older window: stale
 	}
@@ -495,19 +499,40 @@ func (p *Pacer) pause(bs *bucketState, until time.Time, reason string) {
 	}
 }
 
-func (p *Pacer) addOffset(d time.Duration) {
-	if len(p.offsets) < offsetSamples {
-		p.offsets = append(p.offsets, d)
-		return
-	}
-	p.offsets[p.offNext] = d
-	p.offNext = (p.offNext + 1) % offsetSamples
+// offsetSample is the best (largest) Date − Received sample seen in one
+// local second.
+type offsetSample struct {
+	sec int64 // local Unix second; 0: empty
+	d   time.Duration
 }
 
-// offset is the estimated (server − local) clock offset: the largest recent
-// sample, each of which is a lower bound of the true offset.
-func (p *Pacer) offset() time.Duration {
-	return slices.Max(p.offsets)
+func (p *Pacer) addOffset(received time.Time, d time.Duration) {
+	sec := received.Unix()
+	slot := &p.offsets[uint64(sec)%offsetSeconds]
+	if slot.sec != sec {
+		*slot = offsetSample{sec: sec, d: d}
+		return
+	}
+	slot.d = max(slot.d, d)
+}
+
+// offset is the estimated (server − local) clock offset: the largest sample
+// of the last offsetSeconds seconds, each a lower bound of the true offset.
+func (p *Pacer) offset(now time.Time) time.Duration {
+	best, found := time.Duration(0), false
+	for _, s := range p.offsets {
+		if s.sec != 0 && s.sec > now.Unix()-offsetSeconds && (!found || s.d > best) {
+			best, found = s.d, true
+		}
+	}
+	return best
+}
+
+func earlierOf(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func laterOf(a, b time.Time) time.Time {
