@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +98,7 @@ type runOpts struct {
 	verbose                      bool
 	progressEvery                time.Duration
 	backoffMin                   time.Duration
+	cpuProfile                   string
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -142,6 +144,8 @@ SIGTERM, resumable.`,
 	f.DurationVar(&o.progressEvery, "progress-every", 10*time.Second, "off a terminal, how often to print a progress line")
 	f.DurationVar(&o.backoffMin, "backoff-min", 500*time.Millisecond, "first retry's backoff after a 5xx or network error")
 	_ = f.MarkHidden("backoff-min")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run here (for bench/)")
+	_ = f.MarkHidden("cpuprofile")
 	return c
 }
 
@@ -428,6 +432,17 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	})
 	if resuming {
 		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
+	}
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usagef("", "--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return usagef("", "--cpuprofile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
 	start := time.Now()
