@@ -85,7 +85,7 @@ func runDemo(e *env, dir string) error {
 		if err := e.feed.Err(); err != nil {
 			return context.Cause(e.feed)
 		}
-		infof(e.stderr, "")
+		fmt.Fprintln(e.stderr)
 		infof(e.stderr, "demo %d/%d: %s", i+1, len(examples.All), ex.About)
 		ok, err := runExample(e, dir, ex, i == 0)
 		if err != nil {
@@ -95,7 +95,7 @@ func runDemo(e *env, dir string) error {
 			failed++
 		}
 	}
-	infof(e.stderr, "")
+	fmt.Fprintln(e.stderr)
 	if failed > 0 {
 		infof(e.stderr, "demo: %d example(s) did not give their expected outcomes; reports are in %s", failed, dir)
 		return errDemoMismatch
