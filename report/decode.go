@@ -143,7 +143,13 @@ func Repair(path string) (rows int, err error) {
 	}
 	if !writeHeader {
 		for {
-			_, err := s.next()
+			// Every record gets the cheap checks (shape, line, outcome);
+			// only the last, the one a crash can leave torn, is decoded in
+			// full. A million-row report repairs in a fraction of a second.
+			err := s.quickNext()
+			if err == nil && s.atEOF() {
+				err = s.fullCurrent()
+			}
 			if err == io.EOF {
 				break
 			}
@@ -188,6 +194,7 @@ type scanner struct {
 	buf    []byte
 	spans  []span
 	fields [numColumns]string
+	cur    int // the report line the record quickNext read starts on
 }
 
 type span struct {
@@ -252,6 +259,92 @@ func (s *scanner) header() error {
 		}
 	}
 	return nil
+}
+
+// quickNext reads the next record and checks what is cheap to check: its
+// shape (cell count, or a JSON object on one line), a positive line number
+// and a known outcome. fullCurrent then decodes the same record in full.
+func (s *scanner) quickNext() error {
+	if s.f == JSONL {
+		s.buf = s.buf[:0]
+		s.cur = s.line + 1
+		if _, err := s.readLine(); err != nil {
+			return err
+		}
+		if s.buf[len(s.buf)-1] != '\n' {
+			return &LineError{Line: s.cur, Msg: "the line has no line end", Err: ErrTorn}
+		}
+		line := bytes.TrimSuffix(s.buf[:len(s.buf)-1], []byte{'\r'})
+		rest, ok := bytes.CutPrefix(line, []byte(`{"line":`))
+		if !ok || !bytes.HasSuffix(rest, []byte{'}'}) {
+			return s.malformed(s.cur, "", "not a report row")
+		}
+		end := bytes.IndexAny(rest, ",}")
+		if n, err := strconv.Atoi(string(rest[:end])); err != nil || n < 0 {
+			return s.malformed(s.cur, "line", "not a line number")
+		}
+		if out := jsonField(line, `"outcome":"`); out == "" {
+			return s.malformed(s.cur, "outcome", "missing")
+		} else if _, err := ParseOutcome(out); err != nil {
+			return s.malformed(s.cur, "outcome", "unknown outcome")
+		}
+		return nil
+	}
+	start, err := s.record()
+	s.cur = start
+	if err != nil {
+		return err
+	}
+	if len(s.spans) != numColumns {
+		return s.malformed(start, "", fmt.Sprintf("%d cells, want %d", len(s.spans), numColumns))
+	}
+	if sp := s.spans[0]; sp.esc {
+		return s.malformed(start, "line", "not a line number")
+	} else if n, err := strconv.Atoi(string(s.buf[sp.start:sp.end])); err != nil || n < 0 {
+		return s.malformed(start, "line", "not a line number")
+	}
+	if sp := s.spans[4]; sp.esc {
+		return s.malformed(start, "outcome", "unknown outcome")
+	} else if _, err := ParseOutcome(string(s.buf[sp.start:sp.end])); err != nil {
+		return s.malformed(start, "outcome", "unknown outcome")
+	}
+	return nil
+}
+
+// fullCurrent decodes in full the record quickNext last read.
+func (s *scanner) fullCurrent() error {
+	if s.f == JSONL {
+		line := bytes.TrimSuffix(s.buf[:len(s.buf)-1], []byte{'\r'})
+		if _, col, msg := parseJSONLine(line); msg != "" {
+			return s.malformed(s.cur, col, msg)
+		}
+		return nil
+	}
+	rec := string(s.buf)
+	for i, sp := range s.spans {
+		v := rec[sp.start:sp.end]
+		if sp.esc {
+			v = strings.ReplaceAll(v, `""`, `"`)
+		}
+		s.fields[i] = v
+	}
+	_, err := s.rowFromFields(s.cur)
+	return err
+}
+
+// jsonField returns the value after key (which ends with the opening quote)
+// up to the next quote, or "" when absent or escaped.
+func jsonField(line []byte, key string) string {
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return ""
+	}
+	return string(v[:j])
 }
 
 // next returns the next row, io.EOF at the end, or a *LineError.
