@@ -531,19 +531,19 @@ func (e *env) client(token string) *okta.Client {
 // priorOf builds a Prior from a reopened checkpoint, as `credbatch run` does
 // on a resume.
 func priorOf(j *checkpoint.Journal, st *checkpoint.State) runner.Prior {
+	claims := map[uint64]int{}
+	_ = j.Replay(func(o checkpoint.Outcome) error {
+		return report.Read(bytes.NewReader(o.Payload), report.JSONL, func(r *report.Row) error {
+			if r.UserID != "" && r.Outcome != report.Skipped &&
+				r.ErrorCode != report.CodeLoginMismatch && r.ErrorCode != report.CodeDuplicateUser {
+				claims[runner.ClaimKey(r.UserID, r.Action)] = r.Line
+			}
+			return nil
+		})
+	})
 	return runner.Prior{
-		Done: st.Done.Has, Attempts: st.Attempts, InFlight: st.LastAttempt,
-		Claims: func(add func(userID, action string, line int)) {
-			_ = j.Replay(func(o checkpoint.Outcome) error {
-				return report.Read(bytes.NewReader(o.Payload), report.JSONL, func(r *report.Row) error {
-					if r.UserID != "" && r.Outcome != report.Skipped &&
-						r.ErrorCode != report.CodeLoginMismatch && r.ErrorCode != report.CodeDuplicateUser {
-						add(r.UserID, r.Action, r.Line)
-					}
-					return nil
-				})
-			})
-		},
+		Done: st.Done.Has, Attempts: st.Attempts, InFlight: st.LastAttempt, FirstAt: st.FirstAttempt,
+		Claims: claims,
 	}
 }
 

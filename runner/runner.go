@@ -72,7 +72,7 @@ type Prior struct {
 	Attempts map[int]int                // line -> attempts recorded in earlier runs
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
-	Claims   func(add func(userID, action string, line int))
+	Claims   map[uint64]int             // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
 }
 
 // Input is what one invocation runs.
@@ -193,6 +193,10 @@ func (r *Runner) Progress() Progress {
 		Paused: r.pacer.Paused(),
 	}
 }
+
+// ClaimKey is the 64-bit hash under which a (user ID, action) pair is
+// claimed: a second row with the same pair after resolution is a duplicate.
+func ClaimKey(userID, action string) uint64 { return claimKey(userID, action) }
 
 func claimKey(userID, action string) uint64 {
 	h := fnv.New64a()
@@ -432,9 +436,7 @@ func (r *Runner) prepare() error {
 		}
 	}
 	if r.in.Prior.Claims != nil {
-		r.in.Prior.Claims(func(userID, action string, line int) {
-			r.claims[claimKey(userID, action)] = line
-		})
+		r.claims = r.in.Prior.Claims
 	}
 	// The token's own user is never touched.
 	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {

@@ -16,20 +16,21 @@ import (
 // any instant: the report is created if the crash came before it, its torn
 // tail is cut, and every outcome the journal holds but the report lacks is
 // appended. The journal is the record; the report follows it.
-func completeReport(j *checkpoint.Journal, path string, f report.Format) error {
+//
+// The report holds a prefix of the journal's outcomes, in journal order: the
+// runner's single recorder appends each batch to the report only after
+// making it durable, in the same order, and this function appends the rest
+// in journal order too. So after Repair keeps K whole rows, the outcomes to
+// append are the journal's from the (K+1)th on. Every outcome is also passed
+// to also (when not nil), in the same single pass over the journal.
+func completeReport(j *checkpoint.Journal, path string, f report.Format, also func(checkpoint.Outcome)) error {
+	have := 0
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := createReport(path, f); err != nil {
 			return err
 		}
-	} else if _, err := report.Repair(path); err != nil {
+	} else if have, err = report.Repair(path); err != nil {
 		return fmt.Errorf("%w: repairing the report %s: %w", runner.ErrLocal, path, err)
-	}
-	have := checkpoint.NewBitset(0)
-	if err := report.ReadFile(path, func(r *report.Row) error {
-		have.Set(r.Line)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("%w: reading the report %s: %w", runner.ErrLocal, path, err)
 	}
 	out, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -37,13 +38,20 @@ func completeReport(j *checkpoint.Journal, path string, f report.Format) error {
 	}
 	defer out.Close()
 	w := report.NewWriter(out, f)
+	seen := 0
 	err = j.Replay(func(o checkpoint.Outcome) error {
-		if have.Has(o.Line) {
+		seen++
+		if also != nil {
+			also(o)
+		}
+		if seen <= have {
 			return nil
 		}
-		have.Set(o.Line)
 		return decodePayload(o.Payload, func(r *report.Row) error { return w.Write(r) })
 	})
+	if err == nil && seen < have {
+		err = fmt.Errorf("the report has %d rows but the checkpoint only %d outcomes: it does not belong to this checkpoint", have, seen)
+	}
 	if err == nil {
 		err = w.Flush()
 	}
@@ -110,12 +118,24 @@ func createReport(path string, f report.Format) error {
 }
 
 // priorFrom prepares the report file and tells the runner what earlier runs
-// of this checkpoint finished.
+// of this checkpoint finished: one pass over the journal completes the
+// report and collects the (user, action) pairs finished rows claimed.
 func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f report.Format, resuming bool) (runner.Prior, error) {
 	if !resuming {
 		return runner.Prior{}, createReport(reportPath, f)
 	}
-	if err := completeReport(j, reportPath, f); err != nil {
+	claims := make(map[uint64]int, st.Done.Count())
+	err := completeReport(j, reportPath, f, func(o checkpoint.Outcome) {
+		if o.Outcome == string(report.Skipped) {
+			return
+		}
+		userID := jsonString(o.Payload, "user_id")
+		code := jsonString(o.Payload, "error_code")
+		if userID != "" && code != report.CodeLoginMismatch && code != report.CodeDuplicateUser {
+			claims[runner.ClaimKey(userID, jsonString(o.Payload, "action"))] = o.Line
+		}
+	})
+	if err != nil {
 		return runner.Prior{}, err
 	}
 	return runner.Prior{
@@ -123,18 +143,6 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 		Attempts: st.Attempts,
 		InFlight: st.LastAttempt,
 		FirstAt:  st.FirstAttempt,
-		Claims: func(add func(userID, action string, line int)) {
-			_ = j.Replay(func(o checkpoint.Outcome) error {
-				if o.Outcome == string(report.Skipped) {
-					return nil
-				}
-				userID := jsonString(o.Payload, "user_id")
-				code := jsonString(o.Payload, "error_code")
-				if userID != "" && code != report.CodeLoginMismatch && code != report.CodeDuplicateUser {
-					add(userID, jsonString(o.Payload, "action"), o.Line)
-				}
-				return nil
-			})
-		},
+		Claims:   claims,
 	}, nil
 }

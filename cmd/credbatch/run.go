@@ -165,6 +165,14 @@ func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
 	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
 }
 
+// absPath names a file the same way whichever directory a rerun starts in.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // clientConfig builds the Okta client's configuration the Okta way
 // (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
 func clientConfig(e *env, o *runOpts) (okta.Config, error) {
@@ -209,6 +217,17 @@ func boolSetting(b *bool) string {
 }
 
 func runRun(e *env, o *runOpts, manifestArg string) error {
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usagef("", "--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return usagef("", "--cpuprofile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	// 1. Settings, all checked before anything is read or sent.
 	if o.workers < 1 || o.workers > 256 {
 		return usagef("", "--workers %d: want 1 to 256", o.workers)
@@ -335,7 +354,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
 		DryRun: o.dryRun, Action: string(defaults.Action),
 		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
-		ReportPath: reportPath, ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
+		ReportPath: absPath(reportPath), ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
 	}
 	if state != nil {
 		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
@@ -348,7 +367,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		}
 		resuming = true
 		if state.Done.Count() >= sum.Rows {
-			if err := completeReport(j, reportPath, repFormat); err != nil {
+			if err := completeReport(j, reportPath, repFormat, nil); err != nil {
 				return err
 			}
 			infof(e.stderr, "this run already finished; its report is %s", reportPath)
@@ -432,17 +451,6 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	})
 	if resuming {
 		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
-	}
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			pf.Close()
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
 	start := time.Now()
