@@ -69,6 +69,7 @@ type Options struct {
 // Prior is what earlier runs of the same checkpoint left behind.
 type Prior struct {
 	Done     func(line int) bool        // rows with a durable outcome: not sent again
+	Finished int                        // how many rows Done holds (0: counted as the feeder meets them)
 	Attempts map[int]int                // line -> attempts recorded in earlier runs
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
@@ -181,7 +182,7 @@ func New(opt Options, in Input) *Runner {
 		excludeIDs:  map[string]bool{},
 		excludeLog:  map[string]bool{},
 	}
-	r.total.Store(int64(in.Rows))
+	r.total.Store(int64(in.Rows - in.Prior.Finished))
 	return r
 }
 
@@ -254,7 +255,9 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 		var seq int64
 		err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
 			if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
-				r.total.Add(-1)
+				if r.in.Prior.Finished == 0 {
+					r.total.Add(-1)
+				}
 				return nil
 			}
 			select {

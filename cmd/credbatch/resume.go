@@ -140,6 +140,7 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 	}
 	return runner.Prior{
 		Done:     st.Done.Has,
+		Finished: st.Done.Count(),
 		Attempts: st.Attempts,
 		InFlight: st.LastAttempt,
 		FirstAt:  st.FirstAttempt,
