@@ -332,6 +332,16 @@ func (s *scanner) fullCurrent() error {
 	return err
 }
 
+// JSONField returns the value of the string field name in a JSONL row that
+// AppendRow wrote, without decoding the rest: the fast path for the fields
+// whose values never hold an escape (line-free IDs, action names, outcomes,
+// error codes). Inside any JSON string a quote is escaped, so the first
+// unescaped `"name":"` is the field itself. It returns "" when the field is
+// absent or its value holds an escape.
+func JSONField(line []byte, name string) string {
+	return jsonField(line, `"`+name+`":"`)
+}
+
 // jsonField returns the value after key (which ends with the opening quote)
 // up to the next quote, or "" when absent or escaped.
 func jsonField(line []byte, key string) string {

@@ -48,8 +48,9 @@ type Journal interface {
 	Release(line int) error
 }
 
-// Options are the run's settings. Zero values take SPEC.md's defaults where
-// one exists.
+// Options are the run's settings. Workers, Burst, MaxShare, the backoffs,
+// Logger and Now take defaults when zero; Rate 0 means no cap and MaxRetries
+// 0 means no retry, as the flags say (the command always sets both).
 type Options struct {
 	Workers    int
 	Rate       float64 // requests/s; 0 = no cap

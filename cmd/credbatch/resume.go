@@ -73,25 +73,6 @@ func decodePayload(p []byte, fn func(*report.Row) error) error {
 	return fn(r)
 }
 
-// jsonString returns the value of "key":"…" in a payload written by
-// report.AppendRow, without decoding the rest. It is only used for the
-// fields whose values never hold an escape (user IDs, action names, error
-// codes): inside any JSON string a quote is escaped, so the first unescaped
-// `"key":"` is the key itself.
-func jsonString(p []byte, key string) string {
-	pat := `"` + key + `":"`
-	i := bytes.Index(p, []byte(pat))
-	if i < 0 {
-		return ""
-	}
-	v := p[i+len(pat):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-		return ""
-	}
-	return string(v[:j])
-}
-
 func createReport(path string, f report.Format) error {
 	rf, err := report.Create(path)
 	if err != nil {
@@ -129,10 +110,10 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 		if o.Outcome == string(report.Skipped) {
 			return
 		}
-		userID := jsonString(o.Payload, "user_id")
-		code := jsonString(o.Payload, "error_code")
+		userID := report.JSONField(o.Payload, "user_id")
+		code := report.JSONField(o.Payload, "error_code")
 		if userID != "" && code != report.CodeLoginMismatch && code != report.CodeDuplicateUser {
-			claims[runner.ClaimKey(userID, jsonString(o.Payload, "action"))] = o.Line
+			claims[runner.ClaimKey(userID, report.JSONField(o.Payload, "action"))] = o.Line
 		}
 	})
 	if err != nil {

@@ -7,9 +7,9 @@ import (
 	"github.com/credbatch/credbatch/report"
 )
 
-// jsonString finds the claim fields in a payload as report.AppendRow wrote
+// report.JSONField finds the claim fields in a payload as report.AppendRow wrote
 // it, and is not fooled by the same text inside another value.
-func TestJSONStringOnPayloads(t *testing.T) {
+func TestJSONFieldOnPayloads(t *testing.T) {
 	row := &report.Row{
 		Line: 9, User: `x","user_id":"00uFAKE`, UserID: "00uREAL0000000000001", Action: "expire_password",
 		Outcome: report.Failed, ErrorCode: "CB_DUPLICATE_USER",
@@ -17,11 +17,11 @@ func TestJSONStringOnPayloads(t *testing.T) {
 	}
 	p := report.AppendRow(nil, row, report.JSONL)
 	for key, want := range map[string]string{"user_id": "00uREAL0000000000001", "action": "expire_password", "error_code": "CB_DUPLICATE_USER"} {
-		if got := jsonString(p, key); got != want {
-			t.Errorf("jsonString(%s) = %q, want %q", key, got, want)
+		if got := report.JSONField(p, key); got != want {
+			t.Errorf("JSONField(%s) = %q, want %q", key, got, want)
 		}
 	}
-	if got := jsonString(p, "user_status"); got != "" {
+	if got := report.JSONField(p, "user_status"); got != "" {
 		t.Errorf("an absent key gave %q", got)
 	}
 }
