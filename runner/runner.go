@@ -63,8 +63,12 @@ type Options struct {
 	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
 	DryRun     bool
 	Exclude    []string // user IDs and logins never to touch
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// TokenMayHaveNoUser: the token may come from client credentials
+	// (PrivateKey, or an access token in Bearer mode), which have no user, so
+	// a 403/404 from GET /api/v1/users/me is no reason to stop.
+	TokenMayHaveNoUser bool
+	Logger             *slog.Logger
+	Now                func() time.Time
 }
 
 // Prior is what earlier runs of the same checkpoint left behind.
@@ -128,7 +132,7 @@ type Runner struct {
 	stopErr    error
 	meID       string
 	excludeIDs map[string]bool
-	excludeLog map[string]bool
+	excludeLog map[string]string // excluded login (lower case) -> its user ID once looked up
 
 	mu          sync.Mutex // guards below
 	counts      map[report.Outcome]int
@@ -181,7 +185,7 @@ func New(opt Options, in Input) *Runner {
 		chains:      map[string]chan struct{}{},
 		all403:      true,
 		excludeIDs:  map[string]bool{},
-		excludeLog:  map[string]bool{},
+		excludeLog:  map[string]string{},
 	}
 	r.total.Store(int64(in.Rows - in.Prior.Finished))
 	return r
@@ -222,6 +226,9 @@ type task struct {
 	attempts int // attempts in earlier runs
 	started  time.Time
 	queued   bool // handed to the recorder, which finishes it once durable
+	// priorApplied: an attempt of an earlier run may have applied (a
+	// repeatable action that was on the wire when that run stopped).
+	priorApplied bool
 }
 
 // Run executes the jobs. feed ends the feeding (first Ctrl-C, SIGTERM); hard
@@ -270,9 +277,15 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 			}
 			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
 			seq++
-			if a, ok := r.in.Prior.InFlight[j.Line]; ok && j.Action.ChecksPassword() {
-				t.settle = true
-				t.userID = a.UserID
+			if a, ok := r.in.Prior.InFlight[j.Line]; ok {
+				if j.Action.ChecksPassword() {
+					t.settle = true
+					t.userID = a.UserID
+				} else {
+					// Repeated, but a 4xx now, or retries running out,
+					// ends in_doubt: the earlier attempt may have applied.
+					t.priorApplied = true
+				}
 				if t.started.IsZero() {
 					t.started = a.At
 				}
@@ -288,7 +301,7 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading the manifest: %w", err)
+			return fmt.Errorf("%w: reading the manifest: %w", ErrLocal, err)
 		}
 		return nil
 	})
@@ -363,6 +376,10 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 
 	res := r.result(start)
 	switch {
+	case feed.Err() != nil:
+		// Interrupted (Ctrl-C, SIGTERM) ranks before a local failure and
+		// a stop of the run's own (SPEC.md's order of exit statuses).
+		return res, context.Cause(feed)
 	case gerr != nil && errors.Is(gerr, ErrLocal):
 		return res, gerr
 	case recErr != nil:
@@ -436,7 +453,7 @@ func (r *Runner) prepare() error {
 		if isUserID(e) {
 			r.excludeIDs[e] = true
 		} else {
-			r.excludeLog[strings.ToLower(e)] = true
+			r.excludeLog[strings.ToLower(e)] = ""
 		}
 	}
 	if r.in.Prior.Claims != nil {
@@ -445,7 +462,7 @@ func (r *Runner) prepare() error {
 	// The token's own user is never touched.
 	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetMe(ctx, o)
-	}, nil, nil)
+	}, nil, nil, false)
 	if res.pending {
 		if err := r.stopError(); err != nil {
 			return err
@@ -456,16 +473,22 @@ func (r *Runner) prepare() error {
 		r.meID = res.resp.User.ID
 	} else if res.err != nil {
 		var ae *okta.APIError
-		// A client-credentials token has no user: Okta answers 404 or 403 here.
-		if !errors.As(res.err, &ae) || (ae.HTTPStatus != 404 && ae.HTTPStatus != 403) {
-			return fmt.Errorf("asking Okta who the token belongs to (GET /api/v1/users/me): %w", res.err)
+		// A client-credentials token has no user: Okta answers 404 or 403
+		// here. An API token always has one: not knowing it, the run could
+		// touch it, so it stops before anything is sent.
+		noUser := errors.As(res.err, &ae) && (ae.HTTPStatus == 404 || ae.HTTPStatus == 403)
+		if !noUser || !r.opt.TokenMayHaveNoUser {
+			return &StopError{
+				Reason: fmt.Sprintf("could not learn which user the token belongs to (GET /api/v1/users/me), so that user could not be kept safe: %v", res.err),
+				Hint:   "rerun the same command once Okta answers GET /api/v1/users/me for this token",
+			}
 		}
 	}
 	// Excluded logins are resolved, so a row naming the user by ID is excluded too.
 	for login := range r.excludeLog {
 		res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 			return r.in.Client.GetUser(ctx, login, o)
-		}, nil, nil)
+		}, nil, nil, false)
 		if res.pending {
 			if err := r.stopError(); err != nil {
 				return err
@@ -474,6 +497,7 @@ func (r *Runner) prepare() error {
 		}
 		if res.resp != nil && res.resp.User != nil {
 			r.excludeIDs[res.resp.User.ID] = true
+			r.excludeLog[login] = res.resp.User.ID
 			continue
 		}
 		var ae *okta.APIError
@@ -516,13 +540,23 @@ func (r *Runner) resolve(t *task) {
 		return
 	}
 	j := &t.job
+	if id, ok := r.excludeLog[strings.ToLower(j.User)]; ok && !j.UserIsID {
+		// Excluded by login: skipped without a lookup of its own (so a
+		// login Okta does not know still ends skipped).
+		t.userID = id
+		row := r.baseRow(t)
+		row.Outcome = report.Skipped
+		row.ErrorSummary = "user is on the --exclude list"
+		t.row = row
+		return
+	}
 	if j.UserIsID && !r.opt.DryRun {
 		t.userID = j.User
 		return
 	}
 	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetUser(ctx, j.User, o)
-	}, nil, nil)
+	}, nil, nil, false)
 	if res.pending {
 		t.pending = true
 		return
@@ -583,7 +617,15 @@ func (r *Runner) sequence(t *task) {
 		return // a row that failed its login check claims no user
 	}
 	j := &t.job
-	if r.excludeIDs[t.userID] || (!j.UserIsID && r.excludeLog[strings.ToLower(j.User)]) {
+	if t.settle {
+		// On the wire when a run stopped: it ends in_doubt whatever the
+		// lists say now. It still claims its user.
+		r.mu.Lock()
+		r.claims[claimKey(t.userID, string(j.Action))] = j.Line
+		r.mu.Unlock()
+		return
+	}
+	if _, byLogin := r.excludeLog[strings.ToLower(j.User)]; r.excludeIDs[t.userID] || (!j.UserIsID && byLogin) {
 		row := r.baseRow(t)
 		row.UserID = t.userID
 		row.Outcome = report.Skipped
@@ -711,7 +753,7 @@ func (r *Runner) executeRow(t *task) error {
 	}
 	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return callAction(ctx, r.in.Client, j, t.userID, o)
-	}, journalAttempt, &systemic{r: r})
+	}, journalAttempt, &systemic{r: r}, t.priorApplied)
 	if res.localErr != nil {
 		r.stopFeed(res.localErr)
 		return res.localErr
@@ -818,11 +860,10 @@ func (r *Runner) record(t *task, row *report.Row) error {
 		row.FinishedAt = r.now()
 	}
 	it := recItem{row: row, payload: report.AppendRow(nil, row, report.JSONL), t: t}
-	select {
-	case r.recCh <- it:
-		t.queued = true
-	case <-r.hardCtx.Done():
-	}
+	// The recorder drains recCh until every executor is done, even after a
+	// failure, so this send always completes: a decided row is never dropped.
+	r.recCh <- it
+	t.queued = true
 	return nil
 }
 
@@ -977,11 +1018,10 @@ type sendResult struct {
 
 // send runs one request with pacing and the retry policy of runner/pace.
 // journalAttempt, when set, is called before each attempt goes on the wire.
-func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.CallOptions) (*okta.Response, error), journalAttempt func(n int) error, sys *systemic) sendResult {
+func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.CallOptions) (*okta.Response, error), journalAttempt func(n int) error, sys *systemic, earlier bool) sendResult {
 	var res sendResult
 	var lastReqID string
 	retries := 0
-	earlier := false
 	for {
 		if r.feedCtx.Err() != nil {
 			res.pending = true
@@ -1016,10 +1056,11 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		}
 		obs, attempt := r.observe(resp, err)
 		ticket.Done(obs)
-		if r.hardCtx.Err() != nil {
+		if r.hardCtx.Err() != nil && !attempt.Answered {
 			// Abandoned on the wire (second Ctrl-C): a resume settles it.
+			// An answer that did arrive is decided and recorded as usual.
 			res.pending = true
-			res.mayHaveApplied = earlier || !attempt.Answered && attempt.MayHaveReached
+			res.mayHaveApplied = earlier || attempt.MayHaveReached
 			return res
 		}
 		if obs.Status == 429 {
