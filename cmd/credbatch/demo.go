@@ -76,8 +76,17 @@ func runDemo(e *env, dir string) error {
 			return err
 		}
 		dir = d
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	} else {
+		// Each demo gets a directory of its own: its reports are never
+		// overwritten, and a second demo is not taken for a resume.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		d, err := os.MkdirTemp(dir, "demo-")
+		if err != nil {
+			return err
+		}
+		dir = d
 	}
 	infof(e.stderr, "demo: writing manifests and reports to %s", dir)
 	failed := 0
@@ -150,7 +159,6 @@ func runExample(e *env, dir string, ex examples.Example, withDryRun bool) (bool,
 	infof(e.stderr, "$ credbatch run %s %s", ex.Manifest, strings.Join(ex.Args, " "))
 	err = execute(sub, append([]string{"run", manifest}, args...))
 	if err != nil && !errors.Is(err, errRowsFailed) {
-		printError(e.stderr, err)
 		return false, err
 	}
 	return checkExpected(e, defaultReportPath(manifest, false), ex.Expected)

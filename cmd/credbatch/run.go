@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -165,6 +165,20 @@ func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
 	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
 }
 
+// untilInterrupted runs a blocking read of standard input (the prompt, the
+// stdin copy) and returns early when Ctrl-C or SIGTERM arrives: the read is
+// left behind (the process is about to exit) and the signal's cause returned.
+func untilInterrupted(e *env, read func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- read() }()
+	select {
+	case err := <-done:
+		return err
+	case <-e.feed.Done():
+		return context.Cause(e.feed)
+	}
+}
+
 // absPath names a file the same way whichever directory a rerun starts in.
 func absPath(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
@@ -259,6 +273,12 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if err != nil {
 		return err
 	}
+	// The client is built now, so a configuration it refuses is found
+	// before any file is created.
+	client, err := okta.New(cfg)
+	if err != nil {
+		return usagef("", "%w", err)
+	}
 	if !o.yes && !e.isTerminal() && !o.dryRun {
 		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
 	}
@@ -283,11 +303,26 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			return usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
 		}
 		manifestPath = o.reportPath + ".manifest"
-		if _, err := os.Stat(manifestPath); errors.Is(err, fs.ErrNotExist) {
+		cp := o.checkpointPath
+		if cp == "" {
+			cp = o.reportPath + ".checkpoint"
+		}
+		_, cpErr := os.Stat(cp)
+		_, mErr := os.Stat(manifestPath)
+		switch {
+		case cpErr == nil && mErr == nil:
+			// A resume reads the copy the run started with.
+		case mErr == nil:
+			return usagef("move it away, or choose another --report",
+				"%s exists but %s does not: it is not this run's resume, and standard input is not read", manifestPath, cp)
+		default:
 			stdinCopy = manifestPath + ".partial"
 			_ = os.Remove(stdinCopy)
-			if err := jobs.CopyStdin(e.stdin, stdinCopy); err != nil {
+			if err := untilInterrupted(e, func() error { return jobs.CopyStdin(e.stdin, stdinCopy) }); err != nil {
 				_ = os.Remove(stdinCopy)
+				if e.feed.Err() != nil {
+					return err
+				}
 				return fmt.Errorf("%w: copying standard input: %w", runner.ErrLocal, err)
 			}
 			defer os.Remove(stdinCopy) // renamed away once the run starts
@@ -396,9 +431,19 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			infof(w, "already finished: %d rows", state.Done.Count())
 		}
 		infof(w, "report:   %s", reportPath)
-		if !confirm(e.stdin, w, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL)) {
+		var yes bool
+		if err := untilInterrupted(e, func() error {
+			yes = confirm(e.stdin, w, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if !yes {
 			return usagef("", "not confirmed: nothing was sent and no file was created")
 		}
+	}
+	if e.feed.Err() != nil {
+		return context.Cause(e.feed) // interrupted before anything was created
 	}
 
 	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
@@ -432,10 +477,6 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	defer rf.Close()
 	rw := report.NewWriter(rf, repFormat)
 
-	client, err := okta.New(cfg)
-	if err != nil {
-		return usagef("", "%w", err)
-	}
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelDebug
@@ -445,6 +486,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
 		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
+		// An API token (SSWS) always belongs to a user; an access token
+		// from client credentials (PrivateKey, or Bearer) may not.
+		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,
 	}, runner.Input{
 		Manifest: m, Defaults: defaults, Rows: sum.Rows, Client: client,
 		Journal: j, Report: rw, Prior: prior,
