@@ -44,9 +44,15 @@ func usagef(hint string, format string, args ...any) error {
 }
 
 // signalError is the cause of the feed context's end on SIGINT or SIGTERM.
-type signalError struct{ code int }
+type signalError struct {
+	code   int
+	before bool // arrived before anything was created or sent
+}
 
 func (e *signalError) Error() string {
+	if e.before {
+		return "interrupted before the run started: nothing was sent and no file was created"
+	}
 	if e.code == exitTerminated {
 		return "terminated (SIGTERM): requests on the wire were finished and recorded; rerun the same command to resume"
 	}

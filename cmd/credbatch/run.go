@@ -175,8 +175,19 @@ func untilInterrupted(e *env, read func() error) error {
 	case err := <-done:
 		return err
 	case <-e.feed.Done():
-		return context.Cause(e.feed)
+		return interruptedBefore(e)
 	}
+}
+
+// interruptedBefore is the signal's cause, said as "nothing happened yet".
+func interruptedBefore(e *env) error {
+	err := context.Cause(e.feed)
+	var se *signalError
+	if errors.As(err, &se) {
+		fmt.Fprintln(e.stderr)
+		return &signalError{code: se.code, before: true}
+	}
+	return err
 }
 
 // absPath names a file the same way whichever directory a rerun starts in.
@@ -443,7 +454,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		}
 	}
 	if e.feed.Err() != nil {
-		return context.Cause(e.feed) // interrupted before anything was created
+		return interruptedBefore(e) // before anything was created
 	}
 
 	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
