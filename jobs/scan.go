@@ -299,6 +299,11 @@ func (s *scanner) parseJSON(content []byte, row *rawRow) {
 		}
 		return
 	}
+	// A map keeps only the last of two identical keys: a row naming two
+	// users must be refused, not run on the second one.
+	if dup, ok := exactDuplicateKey(content); ok {
+		row.errs = append(row.errs, s.lineErr(row.line, displayName(dup, 0), "the key appears twice", "keep one of them"))
+	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
@@ -412,11 +417,13 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 			fail(colAction, "missing action", "fill the action column, or pass --action for rows that leave it empty")
 		}
 	} else if a, err := ParseAction(text); err != nil {
-		msg := "unknown action"
-		if isWord(text) {
-			msg = fmt.Sprintf("unknown action %q", text)
+		// The cell is never quoted: in a manifest whose columns are out of
+		// order it may be a password. The nearest action name is safe.
+		hint := "actions: " + actionList()
+		if near, ok := nearestAction(text); ok {
+			hint = fmt.Sprintf("did you mean %s? actions: %s", near, actionList())
 		}
-		fail(colAction, msg, "actions: "+actionList())
+		fail(colAction, "unknown action", hint)
 	} else {
 		j.Action = a
 	}
@@ -477,16 +484,65 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 	return j
 }
 
-// isWord reports whether s is safe to echo as a mistyped action name.
-func isWord(s string) bool {
-	if len(s) > 48 {
-		return false
+// exactDuplicateKey returns a top-level key that appears twice, spelled the
+// same, in one JSONL object (differently cased names are caught later).
+func exactDuplicateKey(content []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(content))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
-			return false
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
 		}
 	}
-	return true
+	return "", false
+}
+
+// nearestAction returns the action name within a small edit distance of s,
+// ignoring case: a hint that reveals nothing of the cell.
+func nearestAction(s string) (Action, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	best, bestD := Action(""), 4
+	for _, a := range Actions {
+		if d := editDistance(s, string(a)); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 1 << 20
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -41,7 +41,13 @@ func TestValidateErrors(t *testing.T) {
 			[]wantErr{{1, "", "no rows", ""}}},
 		// CSV: row problems.
 		{"unknown action", "m.csv", "user,action\nalice,expire_pasword\n", Defaults{},
-			[]wantErr{{2, "action", `unknown action "expire_pasword"`, "actions: expire_password, "}}},
+			[]wantErr{{2, "action", `unknown action`, "did you mean expire_password? actions: expire_password, "}}},
+		// a passphrase that only looks like a word is never quoted
+		{"password in the action column", "m.csv", "user,action\nalice,correct-horse-battery-staple\n", Defaults{},
+			[]wantErr{{2, "action", `unknown action`, "actions: expire_password, "}}},
+		// JSONL: the same key twice is refused, not resolved to the last
+		{"jsonl duplicate key", "m.jsonl", `{"user":"alice@example.com","action":"expire_password","user":"bob@example.com"}` + "\n", Defaults{},
+			[]wantErr{{1, "user", "the key appears twice", "keep one"}}},
 		{"missing user", "m.csv", "user,action\n  ,expire_password\n", Defaults{},
 			[]wantErr{{2, "user", "missing user", ""}}},
 		{"missing action", "m.csv", "user,action\nalice,\n", Defaults{},
@@ -254,5 +260,15 @@ func TestValidateUnknownDefaultAction(t *testing.T) {
 	}
 	if err := m.Each(Defaults{Action: "nope"}, func(*Job) error { return nil }); !errors.Is(err, ErrUnknownAction) {
 		t.Errorf("Each error = %v; want ErrUnknownAction", err)
+	}
+}
+
+// A cell in the action column is never quoted back: in a manifest whose
+// columns are out of order it may be a password.
+func TestUnknownActionNeverQuoted(t *testing.T) {
+	m := writeManifest(t, "m.csv", "user,action\nalice,correct-horse-battery-staple\n")
+	_, err := m.Validate(Defaults{})
+	if err == nil || strings.Contains(err.Error(), "horse") {
+		t.Fatalf("err = %v: want an error that does not quote the cell", err)
 	}
 }
