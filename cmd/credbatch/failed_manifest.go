@@ -112,7 +112,10 @@ func openRunCheckpoint(path string) (*checkpoint.Journal, *checkpoint.State, err
 // directory the run was started in (inferred from the report's recorded
 // path). A standard-input run's manifest is REPORT.manifest, always CSV.
 func locateManifest(reportPath string, hdr checkpoint.Header, override string) (*jobs.Manifest, error) {
-	stdin := hdr.ReportPath != "" && hdr.ManifestPath == hdr.ReportPath+".manifest"
+	// A run from standard input read REPORT.manifest (CSV, whatever its
+	// name says). Both paths are absolute in headers written since the
+	// report path was made absolute; Clean covers the older ones.
+	stdin := hdr.ReportPath != "" && filepath.Clean(hdr.ManifestPath) == filepath.Clean(hdr.ReportPath)+".manifest"
 	candidates := []string{override}
 	if override == "" {
 		candidates = []string{hdr.ManifestPath}
@@ -140,7 +143,7 @@ func locateManifest(reportPath string, hdr checkpoint.Header, override string) (
 		if !st.Mode().IsRegular() {
 			return nil, usagef("", "the manifest %s is not a regular file", p)
 		}
-		if stdin && override == "" {
+		if (stdin && override == "") || strings.HasSuffix(p, ".manifest") {
 			return &jobs.Manifest{Path: p, Format: jobs.CSV}, nil
 		}
 		m, err := jobs.Open(p)

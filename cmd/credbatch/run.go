@@ -396,7 +396,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	}
 	hdr := checkpoint.Header{
 		Format: checkpoint.FormatVersion, ToolVersion: version,
-		OrgURL: cfg.OrgURL, ManifestPath: manifestPath,
+		OrgURL: cfg.OrgURL, ManifestPath: absPath(manifestPath),
 		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
 		DryRun: o.dryRun, Action: string(defaults.Action),
 		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
