@@ -100,6 +100,10 @@ func newOAuthSource(hc *http.Client, org string, cfg Config, timeout time.Durati
 	return &oauthSource{hc: hc, tokenURL: tokenURL, scope: strings.Join(scopes, " "), assertion: as, now: now, timeout: timeout}, nil
 }
 
+// minLife is the shortest token lifetime credbatch believes: a token is
+// renewed at most about once every minLife, whatever expires_in says.
+const minLife = 30 * time.Second
+
 // renewMargin is how long before expires_in runs out a token is renewed:
 // a tenth of its lifetime, at most a minute.
 func renewMargin(life time.Duration) time.Duration {
@@ -142,11 +146,15 @@ func (s *oauthSource) current(ctx context.Context) (credential, error) {
 		}
 		rn.err, rn.cancelled = err, err != nil && ctx.Err() != nil
 		s.renewing = nil
+		fresh := s.cur
 		s.mu.Unlock()
 		close(rn.done)
 		if err != nil {
 			return credential{}, err
 		}
+		// The token just fetched is used as it is, even if its lifetime
+		// says it is already due: looping back would fetch again at once.
+		return fresh, nil
 	}
 }
 
@@ -256,7 +264,10 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 			}
 			life = time.Hour
 			if ans.ExpiresIn != nil {
-				life = time.Duration(*ans.ExpiresIn) * time.Second
+				// A lifetime of 0, a negative one or an absurd one would
+				// have every call renew (hammering the token endpoint) or
+				// none ever: keep it between minLife and a day.
+				life = min(max(time.Duration(min(max(*ans.ExpiresIn, 0), 86400))*time.Second, minLife), 24*time.Hour)
 			}
 			return secret.New(ans.AccessToken), strings.EqualFold(typ, "DPoP"), life, nil
 		case resp.StatusCode == http.StatusBadRequest && ans.Error == "invalid_dpop_proof" && prover == nil:
