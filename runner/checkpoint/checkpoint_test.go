@@ -549,3 +549,49 @@ func TestNoteReachesDiskAtClose(t *testing.T) {
 		t.Fatalf("attempts %d, first %v, last %+v; want 2, %v, N=2", st.Attempts[2], st.FirstAttempt[2], st.LastAttempt[2], first)
 	}
 }
+
+// A frame whose checksum holds but whose record does not decode (say a kind
+// from a newer build) ends the valid prefix before it: records appended after
+// recovery are not hidden behind it on the next Open.
+func TestUndecodableFrameIsCutNotKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "u.checkpoint")
+	j, err := Create(path, Header{OrgURL: "https://example.okta.com", Rows: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Outcome(Outcome{Line: 2, Outcome: "succeeded"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(appendFrame(nil, []byte("X\tjunk"))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	j, st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TruncatedBytes == 0 {
+		t.Error("the undecodable frame was kept")
+	}
+	if err := j.Outcome(Outcome{Line: 3, Outcome: "succeeded"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, st, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if !st.Done.Has(2) || !st.Done.Has(3) || st.TruncatedBytes != 0 {
+		t.Fatalf("after reopening: line 2 %v, line 3 %v, truncated %d; want both lines and nothing cut", st.Done.Has(2), st.Done.Has(3), st.TruncatedBytes)
+	}
+}

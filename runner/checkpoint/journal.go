@@ -237,6 +237,7 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 		FirstAttempt: map[int]time.Time{},
 	}
 	names := interner{}
+	valid := fr.off // end of the last whole frame that also decoded
 	for {
 		body, err := fr.next()
 		if err != nil {
@@ -247,8 +248,12 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 		}
 		rec, err := decodeBody(body, false, names)
 		if err != nil {
+			// A frame whose checksum holds but whose record does not decode
+			// ends the valid prefix before it, not after: records appended
+			// later must never sit behind a frame no reader gets past.
 			break
 		}
+		valid = fr.off
 		st.Records++
 		switch rec.kind {
 		case 'A':
@@ -273,7 +278,7 @@ func readJournal(f *os.File, path string) (*State, int64, int64, error) {
 			delete(st.FirstAttempt, o.Line)
 		}
 	}
-	return st, fr.off, size, nil
+	return st, valid, size, nil
 }
 
 // Attempt appends an attempt record and returns once it is durable. Errors:
