@@ -388,10 +388,8 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		if sum, err = m.Validate(defaults); err != nil {
 			return err
 		}
-		if sum.HasPasswords {
-			if st, err := os.Stat(readPath); err == nil && st.Mode().Perm()&0o077 != 0 && stdinCopy == "" {
-				warnf(e.stderr, "%s holds passwords and other users can read it (mode %04o): chmod 600 it", manifestArg, st.Mode().Perm())
-			}
+		if stdinCopy == "" {
+			warnReadablePasswords(e, readPath, sum)
 		}
 	}
 	hdr := checkpoint.Header{

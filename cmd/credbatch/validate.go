@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ its file, line and column: the first 20 and a count).`,
 			if err != nil {
 				return err
 			}
+			warnReadablePasswords(e, args[0], sum)
 			var parts []string
 			for _, a := range jobs.Actions {
 				if n := sum.PerAction[a]; n > 0 {
@@ -48,4 +50,15 @@ its file, line and column: the first 20 and a count).`,
 	}
 	d.register(c)
 	return c
+}
+
+// warnReadablePasswords warns when a manifest holding passwords can be read
+// by other users (SPEC.md "Manifest").
+func warnReadablePasswords(e *env, path string, sum *jobs.Summary) {
+	if !sum.HasPasswords {
+		return
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		warnf(e.stderr, "%s holds passwords and other users can read it (mode %04o): chmod 600 it", path, st.Mode().Perm())
+	}
 }
