@@ -147,6 +147,7 @@ type Runner struct {
 	chains      map[string]chan struct{}
 
 	recCh chan recItem
+	slots chan struct{}           // rows sent and not yet durable, at most Workers
 	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
 }
 
@@ -226,6 +227,7 @@ type task struct {
 	attempts int // attempts in earlier runs
 	started  time.Time
 	queued   bool // handed to the recorder, which finishes it once durable
+	slot     bool // holds one of r.slots (sent, not yet durable)
 	// priorApplied: an attempt of an earlier run may have applied (a
 	// repeatable action that was on the wire when that run stopped).
 	priorApplied bool
@@ -252,6 +254,7 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	resolvedCh := make(chan *task, r.opt.Workers)
 	execCh := make(chan *task, r.opt.Workers)
 	r.recCh = make(chan recItem, 8*r.opt.Workers+64)
+	r.slots = make(chan struct{}, r.opt.Workers)
 
 	// The recorder: the one goroutine that writes the report.
 	recDone := make(chan error, 1)
@@ -665,6 +668,10 @@ func (r *Runner) sequence(t *task) {
 
 // finish releases the next row of the same user.
 func (r *Runner) finish(t *task) {
+	if t.slot {
+		t.slot = false
+		<-r.slots
+	}
 	if t.done == nil {
 		return
 	}
@@ -750,6 +757,15 @@ func (r *Runner) executeRow(t *task) error {
 			return fmt.Errorf("%w: recording an attempt: %w", ErrLocal, err)
 		}
 		return nil
+	}
+	// A slot is held from before the first attempt until the outcome is
+	// durable: at most --workers rows are ever sent and not yet recorded,
+	// so a crash repeats at most --workers secret-issuing actions.
+	select {
+	case r.slots <- struct{}{}:
+		t.slot = true
+	case <-r.feedCtx.Done():
+		return nil // pending
 	}
 	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return callAction(ctx, r.in.Client, j, t.userID, o)
