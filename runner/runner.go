@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
@@ -69,6 +70,11 @@ type Options struct {
 	TokenMayHaveNoUser bool
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// Seal, when set, replaces each issued secret (temporary password, reset
+	// link) before the row is encoded, so the checkpoint and the report hold
+	// only what it returns (--encrypt-to: age ciphertext). An error is a
+	// local failure: the run stops with ErrLocal and the row stays pending.
+	Seal func(secret.String) (secret.String, error)
 }
 
 // Prior is what earlier runs of the same checkpoint left behind.
@@ -875,11 +881,36 @@ func (r *Runner) record(t *task, row *report.Row) error {
 	if row.FinishedAt.IsZero() {
 		row.FinishedAt = r.now()
 	}
+	if err := r.seal(row); err != nil {
+		err = fmt.Errorf("%w: line %d: %w", ErrLocal, row.Line, err)
+		// Like a failed journal write: abandon everything, the row pending.
+		r.stopFeed(err)
+		r.abort(err)
+		return err
+	}
 	it := recItem{row: row, payload: report.AppendRow(nil, row, report.JSONL), t: t}
 	// The recorder drains recCh until every executor is done, even after a
 	// failure, so this send always completes: a decided row is never dropped.
 	r.recCh <- it
 	t.queued = true
+	return nil
+}
+
+// seal replaces the row's secrets with Options.Seal's output, if set.
+func (r *Runner) seal(row *report.Row) error {
+	if r.opt.Seal == nil {
+		return nil
+	}
+	for _, f := range []*secret.String{&row.TempPassword, &row.ResetURL} {
+		if f.Reveal() == "" {
+			continue
+		}
+		v, err := r.opt.Seal(*f)
+		if err != nil {
+			return fmt.Errorf("sealing a secret (--encrypt-to): %w", err)
+		}
+		*f = v
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 func newReportCmd(e *env) *cobra.Command {
 	var asJSON bool
+	var identity, reveal string
 	next := &nextOpts{}
 	c := &cobra.Command{
 		Use:   "report REPORT",
@@ -28,12 +29,27 @@ would_succeed rows into OUT. The manifest is found through the run's checkpoint
 the files are created with mode 0600 and never overwrite a file. Rows still
 pending are counted and warned about.
 
+--identity FILE --reveal OUT: after a run with --encrypt-to, decrypt the
+temp_password and reset_url cells with the age identities in FILE (as
+age-keygen writes them) and write the whole report, in the clear, to OUT
+(.csv or .jsonl; created with mode 0600, never overwriting a file). Secrets
+are never printed.
+
 Exit status: 0 every row succeeded, was skipped or would succeed; 1 some rows
 failed, are in doubt or would fail; 2 the report, its checkpoint or its
 manifest cannot be used (a run still in progress, a changed manifest, a file
 that exists); 4 a manifest file could not be written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if (identity == "") != (reveal == "") {
+				return usagef("e.g. credbatch report out.report.csv --identity key.txt --reveal revealed.csv",
+					"--identity and --reveal go together")
+			}
+			if reveal != "" {
+				if err := revealReport(args[0], identity, reveal); err != nil {
+					return err
+				}
+			}
 			rl, err := readReportLines(args[0])
 			if err != nil {
 				return usagef("", "%w", err)
@@ -64,6 +80,8 @@ that exists); 4 a manifest file could not be written.`,
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	f.StringVar(&next.failedManifest, "failed-manifest", "", "write the rows that did not succeed to OUT-stem.{retryable,needs-fix,in-doubt}.EXT")
 	f.StringVar(&next.cleanManifest, "clean-manifest", "", "after a dry run: write the would_succeed rows to this manifest")
+	f.StringVar(&identity, "identity", "", "with --reveal: a file of age identities (as age-keygen writes)")
+	f.StringVar(&reveal, "reveal", "", "write the report with its --encrypt-to secrets decrypted to this new file (needs --identity)")
 	f.StringVar(&next.checkpointPath, "checkpoint", "", "the run's checkpoint (default REPORT.checkpoint)")
 	f.StringVar(&next.manifestPath, "manifest", "", "the run's manifest, if it moved (default: the path the checkpoint recorded; its SHA-256 must match)")
 	return c

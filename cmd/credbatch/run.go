@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
@@ -99,6 +100,7 @@ type runOpts struct {
 	progressEvery                time.Duration
 	backoffMin                   time.Duration
 	cpuProfile                   string
+	encryptTo                    []string
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -138,6 +140,7 @@ SIGTERM, resumable.`,
 	f.IntVar(&o.maxRetries, "max-retries", 5, "retries of one job (429, 5xx, network)")
 	f.StringVar(&o.haltOn, "halt-on", "", "stop feeding once N jobs (or P% of at least 20) of this invocation failed or are in doubt")
 	f.StringVar(&o.summaryJSON, "summary-json", "", "write counts, durations and settings (never secrets) as JSON to this file")
+	f.StringSliceVar(&o.encryptTo, "encrypt-to", nil, "seal the temp passwords and reset links in the report and checkpoint to this age recipient (age1…; repeat or comma-separate for several); read them with report --identity --reveal")
 	f.BoolVar(&o.yes, "yes", false, "skip the confirmation (required when stdin is not a terminal)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "audit only: GET each user, send no credential change")
 	f.BoolVar(&o.verbose, "verbose", false, "debug logs on stderr (never secrets)")
@@ -280,6 +283,10 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if err != nil {
 		return err
 	}
+	recips, encryptTo, err := parseRecipients(o.encryptTo)
+	if err != nil {
+		return err
+	}
 	cfg, err := clientConfig(e, o)
 	if err != nil {
 		return err
@@ -399,6 +406,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		DryRun: o.dryRun, Action: string(defaults.Action),
 		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
 		ReportPath: absPath(reportPath), ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
+		EncryptTo: encryptTo,
 	}
 	if state != nil {
 		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
@@ -491,7 +499,12 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	var seal func(secret.String) (secret.String, error)
+	if len(recips) > 0 {
+		seal = sealer(recips)
+	}
 	run := runner.New(runner.Options{
+		Seal:    seal,
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
 		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,

@@ -116,6 +116,9 @@ type Header struct {
 	Strict         string `json:"strict"`
 	ReportPath     string `json:"report_path"`
 	ReportFormat   string `json:"report_format"`
+	// EncryptTo is --encrypt-to as given, recipients sorted and joined by
+	// commas ("" = not given: the secrets are stored in the clear).
+	EncryptTo string `json:"encrypt_to,omitempty"`
 }
 
 // Mismatch is one header value that differs between the checkpoint and the
@@ -138,7 +141,7 @@ func flagValue(s string) string {
 // Diff returns the values that differ between h (read from the checkpoint)
 // and now (this invocation), in a fixed order: checkpoint format, org URL,
 // manifest SHA-256, manifest size, manifest rows, --dry-run, --action,
-// --send-email, --revoke-sessions, --strict, --report, report format.
+// --send-email, --revoke-sessions, --strict, --report, report format, --encrypt-to.
 // ToolVersion and ManifestPath are not compared. An empty result means the
 // run may resume.
 func (h Header) Diff(now Header) []Mismatch {
@@ -160,6 +163,7 @@ func (h Header) Diff(now Header) []Mismatch {
 	add("--strict", flagValue(h.Strict), flagValue(now.Strict))
 	add("--report", h.ReportPath, now.ReportPath)
 	add("report format", h.ReportFormat, now.ReportFormat)
+	add("--encrypt-to", flagValue(h.EncryptTo), flagValue(now.EncryptTo))
 	return out
 }
 
