@@ -320,14 +320,7 @@ func (s *scanner) fullCurrent() error {
 		}
 		return nil
 	}
-	rec := string(s.buf)
-	for i, sp := range s.spans {
-		v := rec[sp.start:sp.end]
-		if sp.esc {
-			v = strings.ReplaceAll(v, `""`, `"`)
-		}
-		s.fields[i] = v
-	}
+	s.fillFields()
 	_, err := s.rowFromFields(s.cur)
 	return err
 }
@@ -357,6 +350,18 @@ func jsonField(line []byte, key string) string {
 	return string(v[:j])
 }
 
+// fillFields unquotes the cells of the CSV record record() last read.
+func (s *scanner) fillFields() {
+	rec := string(s.buf)
+	for i, sp := range s.spans {
+		v := rec[sp.start:sp.end]
+		if sp.esc {
+			v = strings.ReplaceAll(v, `""`, `"`)
+		}
+		s.fields[i] = v
+	}
+}
+
 // next returns the next row, io.EOF at the end, or a *LineError.
 func (s *scanner) next() (*Row, error) {
 	if s.f == JSONL {
@@ -369,14 +374,7 @@ func (s *scanner) next() (*Row, error) {
 	if len(s.spans) != numColumns {
 		return nil, s.malformed(start, "", fmt.Sprintf("%d cells, want %d", len(s.spans), numColumns))
 	}
-	rec := string(s.buf)
-	for i, sp := range s.spans {
-		v := rec[sp.start:sp.end]
-		if sp.esc {
-			v = strings.ReplaceAll(v, `""`, `"`)
-		}
-		s.fields[i] = v
-	}
+	s.fillFields()
 	return s.rowFromFields(start)
 }
 
