@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/credbatch/credbatch/emulator"
-	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
-	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
 	"github.com/credbatch/credbatch/runner/checkpoint"
@@ -36,33 +31,10 @@ func (discardJournal) Outcomes([]checkpoint.Outcome) error { return nil }
 // nothing. Compare the jobs/s of the two sub-benchmarks: the durability's
 // cost (goal: the journal keeps at least 80%).
 func BenchmarkRunJournal(b *testing.B) {
-	const n = 2000
-	users := activeUsers(n)
-	org := emulator.New(emulator.Config{UserList: users, Window: 1e9})
-	srv := httptest.NewServer(org)
-	defer srv.Close()
 	dir := b.TempDir()
-	var sb strings.Builder
-	sb.WriteString("user,action\n")
-	for _, u := range users[1:] {
-		fmt.Fprintf(&sb, "%s,expire_password\n", u.ID)
-	}
-	manifest := filepath.Join(dir, "m.csv")
-	if err := os.WriteFile(manifest, []byte(sb.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	m, err := jobs.Open(manifest)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum, err := m.Validate(jobs.Defaults{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := okta.New(okta.Config{OrgURL: srv.URL, Token: secret.New(org.Token())})
-	if err != nil {
-		b.Fatal(err)
-	}
+	lb := newLoopback(b, emulator.Config{UserList: activeUsers(2000), Window: 1e9}, jobs.ExpirePassword, dir)
+	defer lb.srv.Close()
+	srv, m, client := lb.srv, lb.m, lb.client
 	for _, durable := range []bool{true, false} {
 		name := "discard"
 		if durable {
@@ -76,18 +48,18 @@ func BenchmarkRunJournal(b *testing.B) {
 				var cp *checkpoint.Journal
 				if durable {
 					var err error
-					cp, err = checkpoint.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.checkpoint", name, i)), checkpoint.Header{OrgURL: srv.URL, Rows: sum.Rows})
+					cp, err = checkpoint.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.checkpoint", name, i)), checkpoint.Header{OrgURL: srv.URL, Rows: lb.rows})
 					if err != nil {
 						b.Fatal(err)
 					}
 					j = cp
 				}
 				r := runner.New(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 5}, runner.Input{
-					Manifest: m, Rows: sum.Rows, Client: client, Journal: j,
+					Manifest: m, Rows: lb.rows, Client: client, Journal: j,
 					Report: report.NewWriter(io.Discard, report.CSV),
 				})
 				res, err := r.Run(context.Background(), context.Background())
-				if err != nil || res.Counts[report.Succeeded] != sum.Rows {
+				if err != nil || res.Counts[report.Succeeded] != lb.rows {
 					b.Fatalf("run: %v, %v", err, res.Counts)
 				}
 				if cp != nil {
@@ -96,7 +68,7 @@ func BenchmarkRunJournal(b *testing.B) {
 					}
 				}
 			}
-			b.ReportMetric(float64(b.N*sum.Rows)/b.Elapsed().Seconds(), "jobs/s")
+			b.ReportMetric(float64(b.N*lb.rows)/b.Elapsed().Seconds(), "jobs/s")
 		})
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,9 +11,7 @@ import (
 	"time"
 
 	"github.com/credbatch/credbatch/emulator"
-	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
-	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
 	"github.com/credbatch/credbatch/runner/checkpoint"
@@ -52,34 +47,12 @@ func (f *failingJournal) Outcomes(os []checkpoint.Outcome) error {
 // no goroutine is left behind.
 func TestJournalFailureStopsTheRun(t *testing.T) {
 	base := runtime.NumGoroutine()
-	users := activeUsers(200)
-	org := emulator.New(emulator.Config{UserList: users, Latency: time.Millisecond})
-	srv := httptest.NewServer(org)
-	var sb strings.Builder
-	sb.WriteString("user,action\n")
-	for _, u := range users[1:] {
-		fmt.Fprintf(&sb, "%s,expire_password_with_temp_password\n", u.ID)
-	}
-	path := filepath.Join(t.TempDir(), "m.csv")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m, err := jobs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := m.Validate(jobs.Defaults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := okta.New(okta.Config{OrgURL: srv.URL, Token: secret.New(org.Token())})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lb := newLoopback(t, emulator.Config{UserList: activeUsers(200), Latency: time.Millisecond}, jobs.ExpirePasswordWithTempPassword, t.TempDir())
+	org, srv, m, client := lb.org, lb.srv, lb.m, lb.client
 	var rep strings.Builder
 	j := &failingJournal{n: 3}
 	r := runner.New(runner.Options{Workers: 8, MaxShare: 100, MaxRetries: 2}, runner.Input{
-		Manifest: m, Rows: sum.Rows, Client: client, Journal: j, Report: report.NewWriter(&rep, report.CSV),
+		Manifest: m, Rows: lb.rows, Client: client, Journal: j, Report: report.NewWriter(&rep, report.CSV),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

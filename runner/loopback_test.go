@@ -1,0 +1,56 @@
+package runner_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/credbatch/credbatch/emulator"
+	"github.com/credbatch/credbatch/internal/secret"
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/okta"
+)
+
+// loopback is an emulated org on 127.0.0.1 and a validated manifest with one
+// row of one action for each of its users but the token's owner, for tests
+// and benchmarks that drive runner.Run directly.
+type loopback struct {
+	org    *emulator.Org
+	srv    *httptest.Server
+	m      *jobs.Manifest
+	rows   int
+	client *okta.Client
+}
+
+// newLoopback starts the org (closed by the caller through srv.Close) and
+// writes the manifest into dir.
+func newLoopback(tb testing.TB, cfg emulator.Config, action jobs.Action, dir string) *loopback {
+	tb.Helper()
+	lb := &loopback{org: emulator.New(cfg)}
+	lb.srv = httptest.NewServer(lb.org)
+	var sb strings.Builder
+	sb.WriteString("user,action\n")
+	for _, u := range cfg.UserList[1:] {
+		fmt.Fprintf(&sb, "%s,%s\n", u.ID, action)
+	}
+	path := filepath.Join(dir, "m.csv")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	var err error
+	if lb.m, err = jobs.Open(path); err != nil {
+		tb.Fatal(err)
+	}
+	sum, err := lb.m.Validate(jobs.Defaults{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lb.rows = sum.Rows
+	if lb.client, err = okta.New(okta.Config{OrgURL: lb.srv.URL, Token: secret.New(lb.org.Token())}); err != nil {
+		tb.Fatal(err)
+	}
+	return lb
+}
