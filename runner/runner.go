@@ -446,6 +446,15 @@ func (r *Runner) stop(err *StopError) {
 	r.stopFeed(err)
 }
 
+// whyStopped is the reason a request of prepare was left unsent: the run's
+// own stop, else the end of feeding.
+func (r *Runner) whyStopped() error {
+	if err := r.stopError(); err != nil {
+		return err
+	}
+	return context.Cause(r.feedCtx)
+}
+
 func (r *Runner) stopError() error {
 	r.stopMu.Lock()
 	defer r.stopMu.Unlock()
@@ -473,10 +482,7 @@ func (r *Runner) prepare() error {
 		return r.in.Client.GetMe(ctx, o)
 	}, nil, nil, false)
 	if res.pending {
-		if err := r.stopError(); err != nil {
-			return err
-		}
-		return context.Cause(r.feedCtx)
+		return r.whyStopped()
 	}
 	if res.resp != nil && res.resp.User != nil {
 		r.meID = res.resp.User.ID
@@ -499,10 +505,7 @@ func (r *Runner) prepare() error {
 			return r.in.Client.GetUser(ctx, login, o)
 		}, nil, nil, false)
 		if res.pending {
-			if err := r.stopError(); err != nil {
-				return err
-			}
-			return context.Cause(r.feedCtx)
+			return r.whyStopped()
 		}
 		if res.resp != nil && res.resp.User != nil {
 			r.excludeIDs[res.resp.User.ID] = true
@@ -931,13 +934,7 @@ func (r *Runner) trips(row *report.Row) *StopError {
 		}
 		return nil
 	}
-	ended := r.ended + 1
-	total := r.decided + 1
-	defer func() {
-		if !r.tripped {
-			r.decided, r.ended = total, ended
-		}
-	}()
+	ended, total := r.ended+1, r.decided+1
 	hint := "look at the failed rows in the report, fix the cause, then rerun the same command to resume (the row that tripped the stop is still pending)"
 	switch {
 	case r.opt.HaltOn > 0 && ended >= r.opt.HaltOn:
@@ -947,6 +944,7 @@ func (r *Runner) trips(row *report.Row) *StopError {
 		r.tripped = true
 		return &StopError{Reason: fmt.Sprintf("--halt-on %g%% reached: %d of %d rows failed or are in doubt", r.opt.HaltOnPct, ended, total), Hint: hint}
 	}
+	r.ended, r.decided = ended, total
 	return nil
 }
 
