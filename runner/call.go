@@ -14,6 +14,20 @@ import (
 // secret-issuing and expiring actions are, the password-checking ones are not.
 func repeatable(a jobs.Action) bool { return !a.ChecksPassword() }
 
+// visibleOnRepeat reports whether sending the action again after a crash
+// would be seen by someone: it issues a secret (a temporary password, a reset
+// link) or may email the user. expire_password and clear_sessions only set
+// again what is already set, and a password-checking action is never sent
+// again after an attempt that may have reached Okta (its attempt is durable
+// before the POST), so neither needs to wait for the fsync of its outcome.
+func visibleOnRepeat(a jobs.Action) bool {
+	switch a {
+	case jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword, jobs.ForgotPassword:
+		return true
+	}
+	return false
+}
+
 // documentedStatus is the user status an action documents when Okta's answer
 // carries none (SPEC.md "Report": user_status).
 func documentedStatus(a jobs.Action) string {

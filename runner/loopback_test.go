@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -29,12 +30,29 @@ type loopback struct {
 // writes the manifest into dir.
 func newLoopback(tb testing.TB, cfg emulator.Config, action jobs.Action, dir string) *loopback {
 	tb.Helper()
+	return newLoopbackVia(tb, cfg, action, dir, nil)
+}
+
+// newLoopbackVia is newLoopback with the org's handler wrapped by wrap (when
+// not nil), to watch or delay what reaches it.
+func newLoopbackVia(tb testing.TB, cfg emulator.Config, action jobs.Action, dir string, wrap func(http.Handler) http.Handler) *loopback {
+	tb.Helper()
 	lb := &loopback{org: emulator.New(cfg)}
-	lb.srv = httptest.NewServer(lb.org)
+	var h http.Handler = lb.org
+	if wrap != nil {
+		h = wrap(h)
+	}
+	lb.srv = httptest.NewServer(h)
 	var sb strings.Builder
-	sb.WriteString("user,action\n")
+	// reset_password and forgot_password have no default for send_email:
+	// false puts the link in the report.
+	extra := ""
+	if action == jobs.ResetPassword || action == jobs.ForgotPassword {
+		extra = ",send_email"
+	}
+	sb.WriteString("user,action" + extra + "\n")
 	for _, u := range cfg.UserList[1:] {
-		fmt.Fprintf(&sb, "%s,%s\n", u.ID, action)
+		fmt.Fprintf(&sb, "%s,%s%s\n", u.ID, action, strings.Replace(extra, "send_email", "false", 1))
 	}
 	path := filepath.Join(dir, "m.csv")
 	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {

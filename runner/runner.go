@@ -153,7 +153,7 @@ type Runner struct {
 	chains      map[string]chan struct{}
 
 	recCh chan recItem
-	slots chan struct{}           // rows sent and not yet durable, at most Workers
+	slots chan struct{}           // visibleOnRepeat rows sent and not yet durable, at most Workers
 	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
 }
 
@@ -767,14 +767,18 @@ func (r *Runner) executeRow(t *task) error {
 		}
 		return nil
 	}
-	// A slot is held from before the first attempt until the outcome is
-	// durable: at most --workers rows are ever sent and not yet recorded,
-	// so a crash repeats at most --workers secret-issuing actions.
-	select {
-	case r.slots <- struct{}{}:
-		t.slot = true
-	case <-r.feedCtx.Done():
-		return nil // pending
+	// A row whose repetition someone would see (a new secret, an email)
+	// holds a slot from before its first attempt until its outcome is
+	// durable: at most --workers such rows are ever sent and not yet
+	// recorded, so a crash repeats at most --workers of them. Other rows
+	// move on at once; the recorder's queue still bounds how many wait.
+	if visibleOnRepeat(j.Action) {
+		select {
+		case r.slots <- struct{}{}:
+			t.slot = true
+		case <-r.feedCtx.Done():
+			return nil // pending
+		}
 	}
 	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return callAction(ctx, r.in.Client, j, t.userID, o)

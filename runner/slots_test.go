@@ -1,0 +1,165 @@
+package runner_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/emulator"
+	"github.com/credbatch/credbatch/jobs"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
+)
+
+// gatedJournal is a real checkpoint whose Outcomes wait until gate is
+// closed: until then nothing becomes durable.
+type gatedJournal struct {
+	*checkpoint.Journal
+	gate    chan struct{}
+	durable atomic.Int64 // rows whose outcome is durable
+}
+
+func (g *gatedJournal) Outcomes(os []checkpoint.Outcome) error {
+	<-g.gate
+	err := g.Journal.Outcomes(os)
+	if err == nil {
+		g.durable.Add(int64(len(os)))
+	}
+	return err
+}
+
+// undurable watches, at every credential POST the org receives, how many
+// rows were sent and are not yet durable.
+type undurable struct {
+	j     *gatedJournal
+	mu    sync.Mutex
+	posts int64
+	most  int64 // the highest posts − durable seen at a POST's arrival
+}
+
+func (u *undurable) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/users/") {
+			u.mu.Lock()
+			u.posts++
+			u.most = max(u.most, u.posts-u.j.durable.Load())
+			u.mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (u *undurable) sent() int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.posts
+}
+
+// slotRun starts a run of 40 rows of action with 4 workers against a
+// journal held shut, and returns what watches it, a function that opens the
+// journal and waits for the run's end.
+func slotRun(t *testing.T, action jobs.Action) (*undurable, func() *runner.Result) {
+	t.Helper()
+	const workers = 4
+	dir := t.TempDir()
+	g := &gatedJournal{gate: make(chan struct{})}
+	u := &undurable{j: g}
+	lb := newLoopbackVia(t, emulator.Config{UserList: activeUsers(41)}, action, dir, u.wrap)
+	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Journal = cp
+	var rep strings.Builder
+	r := runner.New(runner.Options{Workers: workers, MaxShare: 100, MaxRetries: 2}, runner.Input{
+		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: g, Report: report.NewWriter(&rep, report.CSV),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	type ended struct {
+		res *runner.Result
+		err error
+	}
+	done := make(chan ended, 1)
+	go func() {
+		res, err := r.Run(ctx, ctx)
+		done <- ended{res, err}
+	}()
+	finish := func() *runner.Result {
+		t.Helper()
+		close(g.gate)
+		e := <-done
+		cancel()
+		lb.srv.Close()
+		if err := cp.Close(); err != nil {
+			t.Errorf("closing the checkpoint: %v", err)
+		}
+		if e.err != nil {
+			t.Fatalf("Run: %v", e.err)
+		}
+		if got := e.res.Counts[report.Succeeded]; got != lb.rows {
+			t.Fatalf("%d of %d rows succeeded: %v", got, lb.rows, e.res.Counts)
+		}
+		if got := strings.Count(rep.String(), "\n"); got != lb.rows {
+			t.Errorf("the report has %d rows, want %d", got, lb.rows)
+		}
+		if got := u.sent(); got != int64(lb.rows) {
+			t.Errorf("the org received %d credential POSTs for %d rows", got, lb.rows)
+		}
+		return e.res
+	}
+	return u, finish
+}
+
+// waitSent waits, for at most 10 s, until the org has received n credential
+// POSTs, and reports whether it did.
+func waitSent(u *undurable, n int64) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for u.sent() < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
+// A row whose repetition someone would see (a new temporary password, a new
+// reset link) holds a slot until its outcome is durable: with the journal
+// held shut, the org never has more than --workers such rows that are sent
+// and not durable.
+func TestSecretIssuingRowsWaitForDurability(t *testing.T) {
+	for _, a := range []jobs.Action{jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword, jobs.ForgotPassword} {
+		t.Run(string(a), func(t *testing.T) {
+			u, finish := slotRun(t, a)
+			if !waitSent(u, 4) {
+				t.Errorf("only %d POSTs reached the org; want the first 4 (one per worker)", u.sent())
+			}
+			// Leave time for a fifth POST, which must not come.
+			time.Sleep(50 * time.Millisecond)
+			if got := u.sent(); got != 4 {
+				t.Errorf("%d POSTs with nothing durable; want 4 (--workers)", got)
+			}
+			finish()
+			if u.most > 4 {
+				t.Errorf("at some POST, %d rows were sent and not durable; want at most 4 (--workers)", u.most)
+			}
+		})
+	}
+}
+
+// expire_password only sets again what is already set: its rows do not wait
+// for the fsync of their outcomes, so the org sees more rows than --workers
+// while the journal is held shut, and all of them end durable and reported.
+func TestRepeatableRowsDoNotWaitForDurability(t *testing.T) {
+	u, finish := slotRun(t, jobs.ExpirePassword)
+	if !waitSent(u, 40) {
+		t.Errorf("%d of 40 POSTs reached the org while nothing was durable; expire_password rows must not wait for the fsync", u.sent())
+	}
+	finish()
+}
