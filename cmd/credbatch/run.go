@@ -522,6 +522,8 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	start := time.Now()
 	res, runErr := run.Run(e.feed, e.hard)
 	stopProgress()
+	js := j.Stats()
+	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
 	if err := rf.Sync(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: syncing the report: %w", runner.ErrLocal, err)
 	}
