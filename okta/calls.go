@@ -57,16 +57,16 @@ func (c *Client) GetUser(ctx context.Context, idOrLogin string, o CallOptions) (
 	if err != nil {
 		return nil, err
 	}
-	return c.do(ctx, call{method: http.MethodGet, path: p, opts: o})
+	return c.do(ctx, call{method: http.MethodGet, path: p, opts: o, wantUser: true})
 }
 
 // GetMe fetches GET /api/v1/users/me: the user the API token belongs to.
 func (c *Client) GetMe(ctx context.Context, o CallOptions) (*Response, error) {
-	return c.do(ctx, call{method: http.MethodGet, path: "/api/v1/users/me", opts: o})
+	return c.do(ctx, call{method: http.MethodGet, path: "/api/v1/users/me", opts: o, wantUser: true})
 }
 
 // ExpirePassword: POST /api/v1/users/{userID}/lifecycle/expire_password, no
-// body, no query. The answer is the User (Response.User, UserStatus).
+// body, no query. The answer is the User; Response.UserStatus is its status.
 func (c *Client) ExpirePassword(ctx context.Context, userID string, o CallOptions) (*Response, error) {
 	p, err := userPath(userID, "/lifecycle/expire_password")
 	if err != nil {

@@ -186,6 +186,9 @@ type call struct {
 	opts    CallOptions
 	// needTemp: a 2xx without a tempPassword is unusable.
 	needTemp bool
+	// wantUser: the answer is a User to decode whole (GetUser, GetMe);
+	// other answers give only tempPassword, resetPasswordUrl and status.
+	wantUser bool
 }
 
 func userPath(id string, suffix string) (string, error) {
@@ -337,7 +340,11 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		return nil, resp.Header, c.netError(ctx, rctx, op, true, reqID, fmt.Errorf("%w: HTTP %d: reading the body: %w", ErrBadResponse, resp.StatusCode, scrub(readErr, k.secrets)))
 	}
 	r := &Response{HTTPStatus: resp.StatusCode, RequestID: reqID, Rate: rate}
-	if err := decodeSuccess(data, r); err != nil {
+	decode := decodeAnswer
+	if k.wantUser {
+		decode = decodeSuccess
+	}
+	if err := decode(data, r); err != nil {
 		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: %s", ErrBadResponse, resp.StatusCode, err)}
 	}
 	if k.needTemp && r.TempPassword.IsZero() {

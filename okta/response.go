@@ -24,8 +24,8 @@ type Response struct {
 	ResetURL secret.String
 	// UserStatus is "status" of whatever object arrived, if any.
 	UserStatus string
-	// User is set when the body is a User object (it has an "id"): always
-	// for GetUser and GetMe, and for expire_password's answer.
+	// User is set by GetUser and GetMe (the body is a User object: it has
+	// an "id"). The credential operations leave it nil.
 	User *User
 }
 
