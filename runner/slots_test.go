@@ -163,3 +163,47 @@ func TestRepeatableRowsDoNotWaitForDurability(t *testing.T) {
 	}
 	finish()
 }
+
+// countingJournal is a real checkpoint that counts its Outcomes batches.
+type countingJournal struct {
+	*checkpoint.Journal
+	batches atomic.Int64
+}
+
+func (c *countingJournal) Outcomes(os []checkpoint.Outcome) error {
+	c.batches.Add(1)
+	return c.Journal.Outcomes(os)
+}
+
+// The recorder begins at most one fsync per 5 ms (minSyncGap) while no
+// worker waits on it: a run of 2,000 expire_password rows makes at most
+// elapsed/5ms + 1 batches, however fast or slow the machine.
+func TestRecorderSpacesFsyncs(t *testing.T) {
+	dir := t.TempDir()
+	lb := newLoopback(t, emulator.Config{UserList: activeUsers(2001), Window: time.Second}, jobs.ExpirePassword, dir)
+	defer lb.srv.Close()
+	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &countingJournal{Journal: cp}
+	r := runner.New(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 2}, runner.Input{
+		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: j, Report: report.NewWriter(&strings.Builder{}, report.CSV),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := r.Run(ctx, ctx)
+	elapsed := time.Since(start)
+	if err := cp.Close(); err != nil {
+		t.Error(err)
+	}
+	if err != nil || res.Counts[report.Succeeded] != lb.rows {
+		t.Fatalf("Run: %v, %v", err, res.Counts)
+	}
+	most := int64(elapsed/(5*time.Millisecond)) + 1
+	if got := j.batches.Load(); got > most {
+		t.Errorf("%d batches (fsyncs) in %v; want at most %d (one per 5 ms)", got, elapsed, most)
+	}
+	t.Logf("%d rows, %d batches in %v", lb.rows, j.batches.Load(), elapsed)
+}
