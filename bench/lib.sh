@@ -47,13 +47,16 @@ gen_manifest() {
 	}' >"$4"
 }
 
-# start_mock NAME ARGS...: starts `cb mock` on 127.0.0.1:0 in the background,
+# start_mock NAME ARGS...: starts `cb mock` on 127.0.0.1:0 in the background
+# (under $MOCK_PREFIX when set),
 # sets MOCK_URL and MOCK_TOKEN_FILE. Bounded by timeout 1800 in any case.
 start_mock() {
 	local name=$1
 	shift
 	MOCK_TOKEN_FILE=$TMP/$name.token
-	timeout 1800 "$CB" mock --addr 127.0.0.1:0 --token-file "$MOCK_TOKEN_FILE" "$@" \
+	# MOCK_PREFIX (e.g. "taskset -c 0") runs the emulator under a wrapper
+	# that execs it, so that MOCK_PID stays the emulator's own.
+	${MOCK_PREFIX:-} timeout 1800 "$CB" mock --addr 127.0.0.1:0 --token-file "$MOCK_TOKEN_FILE" "$@" \
 		>"$TMP/$name.url" 2>"$TMP/$name.err" &
 	BG_PIDS+=($!)
 	MOCK_PID=$!
@@ -90,3 +93,6 @@ now_s() { date +%s.%N; }
 
 # calc EXPR: floating-point arithmetic.
 calc() { python3 -c "print($1)"; }
+
+# cpu_s PID: CPU seconds (user + system) the process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
