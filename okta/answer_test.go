@@ -2,8 +2,10 @@ package okta
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // userAnswer is the emulator's expire_password answer (a whole User).
@@ -109,4 +111,20 @@ func BenchmarkDecodeAnswer(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseRate reads an answer's rate-limit headers (every answer).
+func BenchmarkParseRate(b *testing.B) {
+	h := http.Header{}
+	h.Set("X-Rate-Limit-Limit", "600")
+	h.Set("X-Rate-Limit-Remaining", "599")
+	h.Set("X-Rate-Limit-Reset", "1772373660")
+	h.Set("Date", "Sun, 01 Mar 2026 14:00:00 GMT")
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ri := parseRate(h, now); !ri.Present {
+			b.Fatal("no rate info")
+		}
+	}
 }

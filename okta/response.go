@@ -3,6 +3,7 @@ package okta
 import (
 	"encoding/json"
 	"errors"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,23 +66,26 @@ type RateInfo struct {
 	Received time.Time
 }
 
-// headerValues splits every line of a numeric header on commas, so that
-// repeated lines and comma-joined repeats are read alike.
-func headerValues(h http.Header, key string) []string {
-	var out []string
-	for _, line := range h.Values(key) {
-		for _, v := range strings.Split(line, ",") {
-			if v = strings.TrimSpace(v); v != "" {
-				out = append(out, v)
+// headerValues yields every comma-separated value of every line of a
+// numeric header, trimmed, so that repeated lines and comma-joined repeats
+// are read alike. It allocates nothing (it runs for every answer).
+func headerValues(h http.Header, key string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range h.Values(key) {
+			for line != "" {
+				var v string
+				v, line, _ = strings.Cut(line, ",")
+				if v = strings.TrimSpace(v); v != "" && !yield(v) {
+					return
+				}
 			}
 		}
 	}
-	return out
 }
 
 func minInt(h http.Header, key string) (int, bool) {
 	best, ok := 0, false
-	for _, v := range headerValues(h, key) {
+	for v := range headerValues(h, key) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			continue
@@ -100,7 +104,7 @@ func parseRate(h http.Header, received time.Time) RateInfo {
 	remaining, okR := minInt(h, "X-Rate-Limit-Remaining")
 	var reset int64
 	okS := false
-	for _, v := range headerValues(h, "X-Rate-Limit-Reset") {
+	for v := range headerValues(h, "X-Rate-Limit-Reset") {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
 			continue
