@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,21 @@ const DefaultTimeout = 30 * time.Second
 
 // maxBody is the most of a response body the client reads.
 const maxBody = 1 << 20
+
+// bodyBuffers hold response bodies while they are decoded, so that a run
+// does not allocate a fresh ~2 KB for each answer.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBodyBuffer returns buf to the pool unless an odd answer made it large.
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		bodyBuffers.Put(buf)
+	}
+}
+
+// jsonType is the Accept (and Content-Type) header value, shared by every
+// request (net/http only reads it).
+var jsonType = []string{"application/json"}
 
 // Config configures a Client.
 type Config struct {
@@ -74,6 +90,9 @@ type Client struct {
 	timeout time.Duration
 	hc      *http.Client
 	oauth   *oauthSource // PrivateKey mode; nil otherwise
+	// userAgent is the User-Agent header's value, credbatch/Version as
+	// Version was when New ran.
+	userAgent []string
 }
 
 // ErrConfig is wrapped by the errors New returns.
@@ -117,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = defaultHTTPClient()
 	}
-	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc}
+	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc, userAgent: []string{"credbatch/" + Version}}
 	if mode == AuthPrivateKey {
 		now := cfg.Now
 		if now == nil {
@@ -284,11 +303,11 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		req.Body = http.NoBody
 		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header["Accept"] = jsonType
 	if k.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonType
 	}
-	req.Header.Set("User-Agent", "credbatch/"+Version)
+	req.Header["User-Agent"] = c.userAgent
 	if err := auth(req); err != nil {
 		return nil, nil, fmt.Errorf("okta: %s: %w", op, err)
 	}
@@ -311,7 +330,11 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 	}()
 	reqID := resp.Header.Get("X-Okta-Request-Id")
 	rate := parseRate(resp.Header, received)
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	_, readErr := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
+	data := buf.Bytes() // valid until return: every decoder copies what it keeps
 	if readErr == nil && len(data) > maxBody {
 		readErr = fmt.Errorf("response body larger than %d bytes", maxBody)
 	}
