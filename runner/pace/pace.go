@@ -183,7 +183,7 @@ type Pacer struct {
 	lim      *rate.Limiter // nil: no token bucket
 
 	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every state change
+	changed  chan struct{} // closed on the next state change; nil while nobody waits
 	inflight int
 	limit    int // AIMD in-flight limit
 	okStreak int
@@ -197,7 +197,6 @@ func New(cfg Config) *Pacer {
 	p := &Pacer{
 		maxShare: cfg.MaxShare,
 		workers:  max(cfg.Workers, 1),
-		changed:  make(chan struct{}),
 	}
 	if p.maxShare <= 0 || p.maxShare > 100 {
 		p.maxShare = 100
@@ -254,6 +253,9 @@ func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 				}
 			}
 			return t, nil
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
 		}
 		ch := p.changed
 		p.mu.Unlock()
@@ -387,9 +389,13 @@ func (p *Pacer) drop(t *Ticket) {
 	}
 }
 
+// broadcast wakes every waiter (a channel is made only when someone waits:
+// an unpaced run changes state on every answer and would make one each time).
 func (p *Pacer) broadcast() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }
 
 // Done completes the ticket with what the response said. Only the first call
