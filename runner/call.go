@@ -14,18 +14,16 @@ import (
 // secret-issuing and expiring actions are, the password-checking ones are not.
 func repeatable(a jobs.Action) bool { return !a.ChecksPassword() }
 
-// visibleOnRepeat reports whether sending the action again after a crash
-// would be seen by someone: it issues a secret (a temporary password, a reset
-// link) or may email the user. expire_password and clear_sessions only set
-// again what is already set, and a password-checking action is never sent
-// again after an attempt that may have reached Okta (its attempt is durable
-// before the POST), so neither needs to wait for the fsync of its outcome.
-func visibleOnRepeat(a jobs.Action) bool {
-	switch a {
-	case jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword, jobs.ForgotPassword:
-		return true
-	}
-	return false
+// holdsSlot reports whether a row of the action holds one of --workers
+// slots from before its first attempt until its outcome is durable, so that
+// a crash leaves at most --workers such rows answered but unrecorded: a
+// secret-issuing action would then be sent again (a new temporary password
+// or reset link, maybe an email), and a password-checking one, never sent
+// again, would end in_doubt for a human to check. expire_password and
+// clear_sessions only set again what is already set, so theirs do not wait
+// for the fsync of their outcomes.
+func holdsSlot(a jobs.Action) bool {
+	return a != jobs.ExpirePassword && a != jobs.ClearSessions
 }
 
 // documentedStatus is the user status an action documents when Okta's answer

@@ -1,7 +1,7 @@
 package runner_test
 
 import (
-	"fmt"
+	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,16 +43,16 @@ func newLoopbackVia(tb testing.TB, cfg emulator.Config, action jobs.Action, dir 
 		h = wrap(h)
 	}
 	lb.srv = httptest.NewServer(h)
+	// One valid row of action per user but the owner (rowFor: the
+	// credentials each user was created with).
 	var sb strings.Builder
-	// reset_password and forgot_password have no default for send_email:
-	// false puts the link in the report.
-	extra := ""
-	if action == jobs.ResetPassword || action == jobs.ForgotPassword {
-		extra = ",send_email"
-	}
-	sb.WriteString("user,action" + extra + "\n")
+	w := csv.NewWriter(&sb)
+	_ = w.Write(manifestColumns)
 	for _, u := range cfg.UserList[1:] {
-		fmt.Fprintf(&sb, "%s,%s%s\n", u.ID, action, strings.Replace(extra, "send_email", "false", 1))
+		_ = w.Write(rowFor(action, u).cells())
+	}
+	if w.Flush(); w.Error() != nil {
+		tb.Fatal(w.Error())
 	}
 	path := filepath.Join(dir, "m.csv")
 	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {

@@ -70,6 +70,9 @@ type Options struct {
 	TokenMayHaveNoUser bool
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// SyncGap is the least time between the starts of two of the
+	// recorder's fsyncs while no worker waits on it; default 5ms.
+	SyncGap time.Duration
 	// Seal, when set, replaces each issued secret (temporary password, reset
 	// link) before the row is encoded, so the checkpoint and the report hold
 	// only what it returns (--encrypt-to: age ciphertext). An error is a
@@ -153,7 +156,7 @@ type Runner struct {
 	chains      map[string]chan struct{}
 
 	recCh chan recItem
-	slots chan struct{}           // visibleOnRepeat rows sent and not yet durable, at most Workers
+	slots chan struct{}           // holdsSlot rows sent and not yet durable, at most Workers
 	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
 }
 
@@ -179,6 +182,9 @@ func New(opt Options, in Input) *Runner {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.SyncGap <= 0 {
+		opt.SyncGap = defaultSyncGap
 	}
 	r := &Runner{
 		opt: opt, in: in, log: opt.Logger, now: opt.Now,
@@ -796,12 +802,11 @@ func (r *Runner) executeRow(t *task) error {
 		}
 		return nil
 	}
-	// A row whose repetition someone would see (a new secret, an email)
-	// holds a slot from before its first attempt until its outcome is
-	// durable: at most --workers such rows are ever sent and not yet
-	// recorded, so a crash repeats at most --workers of them. Other rows
-	// move on at once; the recorder's queue still bounds how many wait.
-	if visibleOnRepeat(j.Action) {
+	// Most rows hold a slot from before their first attempt until their
+	// outcome is durable (holdsSlot): a crash leaves at most --workers of
+	// them answered but unrecorded. expire_password and clear_sessions rows
+	// move on at once; the recorder's batch and queue bound how many wait.
+	if holdsSlot(j.Action) {
 		select {
 		case r.slots <- struct{}{}:
 			t.slot = true
@@ -982,13 +987,14 @@ func (r *Runner) trips(row *report.Row) *StopError {
 	return nil
 }
 
-// minSyncGap spaces the recorder's fsyncs: at most one begins per gap, so a
-// fast run makes ~200 rows durable per fsync, not ~30 (an fsync cost ~0.4 ms
-// of CPU here), while a slow one still syncs each row as it comes.
-const minSyncGap = 5 * time.Millisecond
+// defaultSyncGap spaces the recorder's fsyncs (Options.SyncGap): at most one
+// begins per gap, so a fast run makes ~100 rows durable per fsync, not ~30
+// (an fsync cost ~0.4 ms of CPU here), while a slow one still syncs each row
+// as it comes.
+const defaultSyncGap = 5 * time.Millisecond
 
 // recorder is the one goroutine that records: it takes every finished row
-// queued (waiting up to minSyncGap after the last fsync began for more, unless
+// queued (waiting up to SyncGap after the last fsync began for more, unless
 // a worker waits on it), makes the batch durable in the checkpoint with one fsync, then
 // counts the rows as done, releases their users' next rows and appends them
 // to the report, flushing whenever the queue runs empty.
@@ -1011,9 +1017,9 @@ func (r *Runner) recorder() error {
 	for it := range r.recCh {
 		batch = append(batch[:0], it)
 		// Take what is queued; then, if the last fsync began less than
-		// minSyncGap ago, go on collecting until then, unless every slot
+		// SyncGap ago, go on collecting until then, unless every slot
 		// is held (workers wait on this fsync) or the batch is full.
-		if wait := minSyncGap - time.Since(lastSync); wait > 0 {
+		if wait := r.opt.SyncGap - time.Since(lastSync); wait > 0 {
 			linger.Reset(wait)
 		} else {
 			linger.Reset(0)

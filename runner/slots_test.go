@@ -34,8 +34,9 @@ func (g *gatedJournal) Outcomes(os []checkpoint.Outcome) error {
 	return err
 }
 
-// undurable watches, at every credential POST the org receives, how many
-// rows were sent and are not yet durable.
+// undurable watches, at every credential request the org receives (a POST,
+// or clear_sessions' DELETE), how many rows were sent and are not yet
+// durable.
 type undurable struct {
 	j     *gatedJournal
 	mu    sync.Mutex
@@ -45,7 +46,7 @@ type undurable struct {
 
 func (u *undurable) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/users/") {
+		if r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/users/") {
 			u.mu.Lock()
 			u.posts++
 			u.most = max(u.most, u.posts-u.j.durable.Load())
@@ -109,7 +110,7 @@ func slotRun(t *testing.T, action jobs.Action) (*undurable, func() *runner.Resul
 			t.Errorf("the report has %d rows, want %d", got, lb.rows)
 		}
 		if got := u.sent(); got != int64(lb.rows) {
-			t.Errorf("the org received %d credential POSTs for %d rows", got, lb.rows)
+			t.Errorf("the org received %d credential requests for %d rows", got, lb.rows)
 		}
 		return e.res
 	}
@@ -129,12 +130,14 @@ func waitSent(u *undurable, n int64) bool {
 	return true
 }
 
-// A row whose repetition someone would see (a new temporary password, a new
-// reset link) holds a slot until its outcome is durable: with the journal
-// held shut, the org never has more than --workers such rows that are sent
-// and not durable.
-func TestSecretIssuingRowsWaitForDurability(t *testing.T) {
-	for _, a := range []jobs.Action{jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword, jobs.ForgotPassword} {
+// A row of any action but expire_password and clear_sessions holds a slot
+// until its outcome is durable: with the journal held shut, the org never has
+// more than --workers such rows that are sent and not durable. (A crash would
+// send a secret-issuing row again, and leave a password-checking one
+// in_doubt: at most --workers of either.)
+func TestSlotRowsWaitForDurability(t *testing.T) {
+	for _, a := range []jobs.Action{jobs.ExpirePasswordWithTempPassword, jobs.ResetPassword, jobs.ForgotPassword,
+		jobs.ChangePassword, jobs.ChangeRecoveryQuestion, jobs.ForgotPasswordSetNewPassword} {
 		t.Run(string(a), func(t *testing.T) {
 			u, finish := slotRun(t, a)
 			if !waitSent(u, 4) {
@@ -153,15 +156,47 @@ func TestSecretIssuingRowsWaitForDurability(t *testing.T) {
 	}
 }
 
-// expire_password only sets again what is already set: its rows do not wait
-// for the fsync of their outcomes, so the org sees more rows than --workers
-// while the journal is held shut, and all of them end durable and reported.
+// expire_password and clear_sessions only set again what is already set:
+// their rows do not wait for the fsync of their outcomes, so the org sees
+// more rows than --workers while the journal is held shut, and all of them
+// end durable and reported.
 func TestRepeatableRowsDoNotWaitForDurability(t *testing.T) {
-	u, finish := slotRun(t, jobs.ExpirePassword)
-	if !waitSent(u, 40) {
-		t.Errorf("%d of 40 POSTs reached the org while nothing was durable; expire_password rows must not wait for the fsync", u.sent())
+	for _, a := range []jobs.Action{jobs.ExpirePassword, jobs.ClearSessions} {
+		t.Run(string(a), func(t *testing.T) {
+			u, finish := slotRun(t, a)
+			if !waitSent(u, 40) {
+				t.Errorf("%d of 40 requests reached the org while nothing was durable; %s rows must not wait for the fsync", u.sent(), a)
+			}
+			finish()
+		})
 	}
-	finish()
+}
+
+// With every slot held, the workers wait on the recorder's fsync, which then
+// begins at once however recent the last one was: even with a SyncGap of an
+// hour, 40 temporary-password rows on 4 workers finish (they would stall
+// for an hour per batch otherwise).
+func TestHeldSlotsEndTheSyncGap(t *testing.T) {
+	dir := t.TempDir()
+	lb := newLoopback(t, emulator.Config{UserList: activeUsers(40), Window: time.Second}, jobs.ExpirePasswordWithTempPassword, dir)
+	defer lb.srv.Close()
+	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	r := runner.New(runner.Options{Workers: 4, MaxShare: 100, MaxRetries: 2, SyncGap: time.Hour}, runner.Input{
+		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: cp, Report: report.NewWriter(&strings.Builder{}, report.CSV),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := r.Run(ctx, ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the run stalled in the recorder's wait although every worker waited on its fsync")
+	}
+	if err != nil || res.Counts[report.Succeeded] != lb.rows {
+		t.Fatalf("Run: %v, %v", err, res.Counts)
+	}
 }
 
 // countingJournal is a real checkpoint that counts its Outcomes batches.
@@ -175,7 +210,7 @@ func (c *countingJournal) Outcomes(os []checkpoint.Outcome) error {
 	return c.Journal.Outcomes(os)
 }
 
-// The recorder begins at most one fsync per 5 ms (minSyncGap) while no
+// The recorder begins at most one fsync per 5 ms (Options.SyncGap) while no
 // worker waits on it: a run of 2,000 expire_password rows makes at most
 // elapsed/5ms + 2 batches, however fast or slow the machine.
 func TestRecorderSpacesFsyncs(t *testing.T) {
