@@ -9,8 +9,12 @@
 # credbatch's pacer would honour).
 #
 #   credbatch  run --workers 32 --rate 0 --max-share 100, durable checkpoint
-#              and CSV report; jobs/s = rows / the process's whole wall time
-#              (start-up, validation and summary included).
+#              and CSV report; jobs/s = rows / the run's wall_seconds in
+#              --summary-json (from the first lookup to the last durable
+#              row and the report's fsync), as vegeta's rate covers its attack
+#              and not its reading of the targets; rows / the whole process's
+#              wall time (manifest validation and start-up too) is printed
+#              beside it.
 #   vegeta     attack -rate 0 -workers 32 -max-workers 32 -max-connections 32
 #              for 10 s, POSTing expire_password to the same users' URLs in
 #              turn (Go's net/http, like credbatch).
@@ -81,7 +85,7 @@ fresh_mock() {
 	EMU_PID=$(pgrep -P "$MOCK_PID" | head -1)
 }
 
-cb_run() { # cb_run N: prints "jobs/s µs-of-CPU-per-job"
+cb_run() { # cb_run N: prints "jobs/s µs-of-CPU-per-job whole-process-jobs/s"
 	local n=$1 t0 t1 rc=0 c0 c1
 	fresh_mock "cb$n"
 	c0=$(cpu_s "$EMU_PID")
@@ -98,7 +102,9 @@ cb_run() { # cb_run N: prints "jobs/s µs-of-CPU-per-job"
 	ok=$(json_get "$TMP/r$n.summary.json" 'd["outcomes"].get("succeeded", 0)')
 	[[ $ok -eq $ROWS ]] || { log "credbatch run $n: $ok of $ROWS succeeded"; exit 1; }
 	log "credbatch $n: emulator CPU $(calc "round(($c1 - $c0) / ($t1 - $t0) * 100)") %"
-	echo "$(calc "round($ROWS / ($t1 - $t0), 1)") $(cpu_us "$ROWS")"
+	local run_s
+	run_s=$(json_get "$TMP/r$n.summary.json" 'd["wall_seconds"]')
+	echo "$(calc "round($ROWS / $run_s, 1)") $(cpu_us "$ROWS") $(calc "round($ROWS / ($t1 - $t0), 1)")"
 	rm -f "$TMP/r$n".*
 }
 
@@ -158,12 +164,12 @@ EOF
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-CBS=() VGS=() WRKS=() RATIOS=() CB_CPU=() VG_CPU=() WRK_CPU=()
+CBS=() VGS=() WRKS=() RATIOS=() CB_CPU=() VG_CPU=() WRK_CPU=() CB_PROC=()
 for i in $(seq 1 "$ROUNDS"); do
 	# (an assignment, so that set -e stops the script when a run fails)
 	out=$(cb_run "$i")
-	read -r c cc <<<"$out"
-	CBS+=("$c") CB_CPU+=("$cc")
+	read -r c cc cp <<<"$out"
+	CBS+=("$c") CB_CPU+=("$cc") CB_PROC+=("$cp")
 	out=$(vegeta_run "$i")
 	read -r v vc <<<"$out"
 	VGS+=("$v") VG_CPU+=("$vc")
@@ -174,11 +180,13 @@ for i in $(seq 1 "$ROUNDS"); do
 		read -r w wc <<<"$out"
 		WRKS+=("$w") WRK_CPU+=("$wc")
 	fi
-	log "round $i: credbatch $c jobs/s ($cc µs CPU each), vegeta $v req/s ($vc µs), wrk $w req/s ($wc µs); credbatch/vegeta ${RATIOS[-1]}"
+	log "round $i: credbatch $c jobs/s ($cp over the whole process; $cc µs CPU each), vegeta $v req/s ($vc µs), wrk $w req/s ($wc µs); credbatch/vegeta ${RATIOS[-1]}"
 done
 CB_MED=$(median "${CBS[@]}")
 VG_MED=$(median "${VGS[@]}")
 log "medians: credbatch $CB_MED jobs/s (${CBS[*]}), vegeta $VG_MED req/s (${VGS[*]})"
+echo "FIGURE throughput_credbatch_whole_process $(median "${CB_PROC[@]}") jobs/s (info: validation and start-up included)"
+echo "FIGURE throughput_ratio_vegeta_whole_process $(calc "round($(median "${CB_PROC[@]}") / $VG_MED, 3)") x (info)"
 echo "FIGURE throughput_credbatch $CB_MED jobs/s (info)"
 echo "FIGURE throughput_vegeta $VG_MED req/s (info)"
 if [[ ${#TIMER[@]} -gt 0 ]]; then
