@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"testing"
 
 	"github.com/credbatch/credbatch/emulator"
@@ -34,7 +33,6 @@ func BenchmarkRunJournal(b *testing.B) {
 	dir := b.TempDir()
 	lb := newLoopback(b, emulator.Config{UserList: activeUsers(2000), Window: 1e9}, jobs.ExpirePassword, dir)
 	defer lb.srv.Close()
-	srv, m, client := lb.srv, lb.m, lb.client
 	for _, durable := range []bool{true, false} {
 		name := "discard"
 		if durable {
@@ -47,17 +45,10 @@ func BenchmarkRunJournal(b *testing.B) {
 				var j runner.Journal = discardJournal{}
 				var cp *checkpoint.Journal
 				if durable {
-					var err error
-					cp, err = checkpoint.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.checkpoint", name, i)), checkpoint.Header{OrgURL: srv.URL, Rows: lb.rows})
-					if err != nil {
-						b.Fatal(err)
-					}
+					cp = lb.checkpoint(b, dir, fmt.Sprintf("%s-%d.checkpoint", name, i))
 					j = cp
 				}
-				r := runner.New(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 5}, runner.Input{
-					Manifest: m, Rows: lb.rows, Client: client, Journal: j,
-					Report: report.NewWriter(io.Discard, report.CSV),
-				})
+				r := lb.runner(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 5}, j, io.Discard)
 				res, err := r.Run(context.Background(), context.Background())
 				if err != nil || res.Counts[report.Succeeded] != lb.rows {
 					b.Fatalf("run: %v, %v", err, res.Counts)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/credbatch/credbatch/emulator"
 	"github.com/credbatch/credbatch/jobs"
-	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
 	"github.com/credbatch/credbatch/runner/checkpoint"
 )
@@ -48,12 +47,10 @@ func (f *failingJournal) Outcomes(os []checkpoint.Outcome) error {
 func TestJournalFailureStopsTheRun(t *testing.T) {
 	base := runtime.NumGoroutine()
 	lb := newLoopback(t, emulator.Config{UserList: activeUsers(200), Latency: time.Millisecond}, jobs.ExpirePasswordWithTempPassword, t.TempDir())
-	org, srv, m, client := lb.org, lb.srv, lb.m, lb.client
+	org, srv := lb.org, lb.srv
 	var rep strings.Builder
 	j := &failingJournal{n: 3}
-	r := runner.New(runner.Options{Workers: 8, MaxShare: 100, MaxRetries: 2}, runner.Input{
-		Manifest: m, Rows: lb.rows, Client: client, Journal: j, Report: report.NewWriter(&rep, report.CSV),
-	})
+	r := lb.runner(runner.Options{Workers: 8, MaxShare: 100, MaxRetries: 2}, j, &rep)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := r.Run(ctx, ctx)

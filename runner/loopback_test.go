@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"encoding/csv"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
+	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
 // loopback is an emulated org on 127.0.0.1 and a validated manifest with one
@@ -71,4 +75,22 @@ func newLoopbackVia(tb testing.TB, cfg emulator.Config, action jobs.Action, dir 
 		tb.Fatal(err)
 	}
 	return lb
+}
+
+// checkpoint creates a real checkpoint for lb's org at dir/name.
+func (lb *loopback) checkpoint(tb testing.TB, dir, name string) *checkpoint.Journal {
+	tb.Helper()
+	cp, err := checkpoint.Create(filepath.Join(dir, name), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cp
+}
+
+// runner returns a Runner over lb's manifest and client that records into j
+// and writes its CSV report to rep.
+func (lb *loopback) runner(opt runner.Options, j runner.Journal, rep io.Writer) *runner.Runner {
+	return runner.New(opt, runner.Input{
+		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: j, Report: report.NewWriter(rep, report.CSV),
+	})
 }

@@ -2,8 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,15 +72,10 @@ func slotRun(t *testing.T, action jobs.Action) (*undurable, func() *runner.Resul
 	g := &gatedJournal{gate: make(chan struct{})}
 	u := &undurable{j: g}
 	lb := newLoopbackVia(t, emulator.Config{UserList: activeUsers(41)}, action, dir, u.wrap)
-	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := lb.checkpoint(t, dir, "run.checkpoint")
 	g.Journal = cp
 	var rep strings.Builder
-	r := runner.New(runner.Options{Workers: workers, MaxShare: 100, MaxRetries: 2}, runner.Input{
-		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: g, Report: report.NewWriter(&rep, report.CSV),
-	})
+	r := lb.runner(runner.Options{Workers: workers, MaxShare: 100, MaxRetries: 2}, g, &rep)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	type ended struct {
 		res *runner.Result
@@ -180,14 +175,9 @@ func TestHeldSlotsEndTheSyncGap(t *testing.T) {
 	dir := t.TempDir()
 	lb := newLoopback(t, emulator.Config{UserList: activeUsers(40), Window: time.Second}, jobs.ExpirePasswordWithTempPassword, dir)
 	defer lb.srv.Close()
-	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := lb.checkpoint(t, dir, "run.checkpoint")
 	defer cp.Close()
-	r := runner.New(runner.Options{Workers: 4, MaxShare: 100, MaxRetries: 2, SyncGap: time.Hour}, runner.Input{
-		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: cp, Report: report.NewWriter(&strings.Builder{}, report.CSV),
-	})
+	r := lb.runner(runner.Options{Workers: 4, MaxShare: 100, MaxRetries: 2, SyncGap: time.Hour}, cp, io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := r.Run(ctx, ctx)
@@ -217,14 +207,9 @@ func TestRecorderSpacesFsyncs(t *testing.T) {
 	dir := t.TempDir()
 	lb := newLoopback(t, emulator.Config{UserList: activeUsers(2001), Window: time.Second}, jobs.ExpirePassword, dir)
 	defer lb.srv.Close()
-	cp, err := checkpoint.Create(filepath.Join(dir, "run.checkpoint"), checkpoint.Header{OrgURL: lb.srv.URL, Rows: lb.rows})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := lb.checkpoint(t, dir, "run.checkpoint")
 	j := &countingJournal{Journal: cp}
-	r := runner.New(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 2}, runner.Input{
-		Manifest: lb.m, Rows: lb.rows, Client: lb.client, Journal: j, Report: report.NewWriter(&strings.Builder{}, report.CSV),
-	})
+	r := lb.runner(runner.Options{Workers: 32, MaxShare: 100, MaxRetries: 2}, j, io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
