@@ -995,8 +995,8 @@ const defaultSyncGap = 5 * time.Millisecond
 
 // recorder is the one goroutine that records: it takes every finished row
 // queued (waiting up to SyncGap after the last fsync began for more, unless
-// a worker waits on it), makes the batch durable in the checkpoint with one fsync, then
-// counts the rows as done, releases their users' next rows and appends them
+// a worker waits on it), makes the batch durable in the checkpoint with one
+// fsync, then counts the rows as done, releases their users' next rows and appends them
 // to the report, flushing whenever the queue runs empty.
 func (r *Runner) recorder() error {
 	var firstErr error
@@ -1019,11 +1019,7 @@ func (r *Runner) recorder() error {
 		// Take what is queued; then, if the last fsync began less than
 		// SyncGap ago, go on collecting until then, unless every slot
 		// is held (workers wait on this fsync) or the batch is full.
-		if wait := r.opt.SyncGap - time.Since(lastSync); wait > 0 {
-			linger.Reset(wait)
-		} else {
-			linger.Reset(0)
-		}
+		linger.Reset(max(r.opt.SyncGap-time.Since(lastSync), 0))
 	collect:
 		for len(batch) < cap(batch) {
 			select {
