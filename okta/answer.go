@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"bytes"
 	"unicode/utf8"
 
 	"github.com/credbatch/credbatch/internal/secret"
@@ -67,11 +68,11 @@ func scanAnswer(body []byte) (f answerFields, ok bool) {
 		s.space()
 		var dst *string
 		switch {
-		case equalFoldASCII(key, "tempPassword"):
+		case bytes.EqualFold(key, keyTempPassword):
 			dst = &f.temp
-		case equalFoldASCII(key, "resetPasswordUrl"):
+		case bytes.EqualFold(key, keyResetPasswordURL):
 			dst = &f.reset
-		case equalFoldASCII(key, "status"):
+		case bytes.EqualFold(key, keyStatus):
 			dst = &f.status
 		}
 		if dst != nil {
@@ -319,23 +320,10 @@ func asciiOnly(s []byte) bool {
 	return true
 }
 
-// equalFoldASCII is strings.EqualFold for ASCII strings (encoding/json
-// matches keys to fields without regard to case).
-func equalFoldASCII(a []byte, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
+// The wanted members' names, matched as encoding/json matches keys to
+// fields: without regard to case (bytes.EqualFold; keys reach it ASCII only).
+var (
+	keyTempPassword     = []byte("tempPassword")
+	keyResetPasswordURL = []byte("resetPasswordUrl")
+	keyStatus           = []byte("status")
+)
