@@ -55,6 +55,25 @@ func putBodyBuffer(buf *bytes.Buffer) {
 	}
 }
 
+// readBody appends body to buf until EOF, an error, or limit bytes in all;
+// atEOF reports that body is spent. (io.LimitReader would cost an allocation
+// per answer.)
+func readBody(body io.Reader, buf *bytes.Buffer, limit int) (atEOF bool, err error) {
+	for buf.Len() < limit {
+		buf.Grow(min(limit-buf.Len(), 4<<10))
+		free := buf.AvailableBuffer()
+		n, err := body.Read(free[:min(cap(free), limit-buf.Len())])
+		buf.Write(free[:n])
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
 // jsonType is the Accept (and Content-Type) header value, shared by every
 // request (net/http only reads it).
 var jsonType = []string{"application/json"}
@@ -323,17 +342,19 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		return nil, nil, c.netError(ctx, rctx, op, wrote.Load(), "", scrub(err, k.secrets))
 	}
 	received := time.Now()
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	atEOF, readErr := readBody(resp.Body, buf, maxBody+1)
 	defer func() {
-		// Drain a little so the connection can be reused, then close.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if !atEOF {
+			// Drain a little so the connection can be reused.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		}
 		_ = resp.Body.Close()
 	}()
 	reqID := resp.Header.Get("X-Okta-Request-Id")
 	rate := parseRate(resp.Header, received)
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer putBodyBuffer(buf)
-	buf.Reset()
-	_, readErr := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
 	data := buf.Bytes() // valid until return: every decoder copies what it keeps
 	if readErr == nil && len(data) > maxBody {
 		readErr = fmt.Errorf("response body larger than %d bytes", maxBody)

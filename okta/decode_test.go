@@ -1,11 +1,13 @@
 package okta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -321,5 +323,26 @@ func TestBodyLimit(t *testing.T) {
 	_, err := c.ExpirePasswordWithTempPassword(testCtx(t), "00u1", nil, CallOptions{})
 	if !errors.Is(err, ErrBadResponse) {
 		t.Fatalf("a body over 1 MiB: got %v, want ErrBadResponse", err)
+	}
+}
+
+// TestReadBody: readBody keeps at most limit bytes and says whether it met
+// EOF (a spent body needs no drain), with small reads and an erroring reader.
+func TestReadBody(t *testing.T) {
+	for _, c := range []struct {
+		n, limit int
+		eof      bool
+	}{{0, 10, true}, {9, 10, true}, {10, 10, false}, {11, 10, false}, {20000, 30000, true}, {20000, 20000, false}} {
+		body := strings.Repeat("x", c.n)
+		var buf bytes.Buffer
+		eof, err := readBody(iotest.HalfReader(strings.NewReader(body)), &buf, c.limit)
+		if err != nil || eof != c.eof || buf.String() != body[:min(c.n, c.limit)] {
+			t.Errorf("%d bytes, limit %d: eof %v err %v, kept %d bytes; want eof %v, %d bytes", c.n, c.limit, eof, err, buf.Len(), c.eof, min(c.n, c.limit))
+		}
+	}
+	boom := errors.New("boom")
+	var buf bytes.Buffer
+	if eof, err := readBody(iotest.ErrReader(boom), &buf, 10); eof || !errors.Is(err, boom) {
+		t.Errorf("erroring reader: eof %v err %v", eof, err)
 	}
 }
