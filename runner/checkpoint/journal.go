@@ -31,6 +31,7 @@ type Journal struct {
 	cond     sync.Cond // signalled when a flush ends
 	pending  []byte    // frames appended since the last flush began
 	spare    []byte    // the other buffer, reused
+	scratch  []byte    // a record's body before it is framed, reused
 	seq      uint64    // records appended to pending, ever
 	durable  uint64    // records on disk (written and fsynced)
 	off      int64     // file size covered by durable records
@@ -310,7 +311,8 @@ func (j *Journal) Note(a Attempt) error {
 	if err := j.usable(); err != nil {
 		return err
 	}
-	j.pending = appendFrame(j.pending, attemptBody(nil, a))
+	j.scratch = attemptBody(j.scratch[:0], a)
+	j.pending = appendFrame(j.pending, j.scratch)
 	j.seq++
 	return nil
 }
@@ -387,16 +389,16 @@ func (j *Journal) Outcomes(os []Outcome) error {
 	if len(os) == 0 {
 		return nil
 	}
-	var body []byte
 	for _, o := range os[:len(os)-1] {
 		j.done.Set(o.Line)
-		body = outcomeBody(body[:0], o)
-		j.pending = appendFrame(j.pending, body)
+		j.scratch = outcomeBody(j.scratch[:0], o)
+		j.pending = appendFrame(j.pending, j.scratch)
 		j.seq++
 	}
 	last := os[len(os)-1]
 	j.done.Set(last.Line)
-	return j.commitLocked(outcomeBody(body[:0], last))
+	j.scratch = outcomeBody(j.scratch[:0], last)
+	return j.commitLocked(j.scratch)
 }
 
 // commitLocked appends one record's frame to pending and waits until it is
