@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -44,6 +43,8 @@ func (e *StopError) Is(target error) bool { return target == ErrStopped }
 // Journal is what the runner needs of the checkpoint: durable records.
 type Journal interface {
 	Attempt(checkpoint.Attempt) error
+	// Outcomes must not keep the Payload slices after it returns: the
+	// runner reuses their memory.
 	Outcomes([]checkpoint.Outcome) error
 	Note(checkpoint.Attempt) error
 	Release(line int) error
@@ -127,6 +128,7 @@ type Runner struct {
 	in    Input
 	pacer *pace.Pacer
 	log   *slog.Logger
+	debug bool // log's debug level is on: per-attempt lines are built
 	now   func() time.Time
 
 	total       atomic.Int64
@@ -188,6 +190,7 @@ func New(opt Options, in Input) *Runner {
 	}
 	r := &Runner{
 		opt: opt, in: in, log: opt.Logger, now: opt.Now,
+		debug: opt.Logger.Enabled(context.Background(), slog.LevelDebug),
 		pacer: pace.New(pace.Config{
 			Rate: opt.Rate, Burst: opt.Burst, MaxShare: opt.MaxShare, Workers: opt.Workers,
 		}),
@@ -217,12 +220,19 @@ func (r *Runner) Progress() Progress {
 // claimed: a second row with the same pair after resolution is a duplicate.
 func ClaimKey(userID, action string) uint64 { return claimKey(userID, action) }
 
+// claimKey is FNV-1a over userID, a zero byte and action (hash/fnv's New64a,
+// written out so that a row pays no allocation for it).
 func claimKey(userID, action string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(userID))
-	h.Write([]byte{0})
-	h.Write([]byte(action))
-	return h.Sum64()
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(userID); i++ {
+		h = (h ^ uint64(userID[i])) * prime
+	}
+	h *= prime // the zero byte: h ^ 0 == h
+	for i := 0; i < len(action); i++ {
+		h = (h ^ uint64(action[i])) * prime
+	}
+	return h
 }
 
 // task is one row on its way through the pipeline.
@@ -355,26 +365,26 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	// Sequencer: the Users rules, in manifest order.
 	g.Go(func() error {
 		defer close(execCh)
-		held := map[int64]*task{}
+		held := map[int64]*task{} // rows that arrived before an earlier one
 		var next int64
 		for t := range resolvedCh {
-			held[t.seq] = t
-			for {
-				t, ok := held[next]
-				if !ok {
-					break
-				}
-				delete(held, next)
+			if t.seq != next {
+				held[t.seq] = t
+				continue
+			}
+			for t != nil {
 				next++
 				<-window
-				if t.pending {
-					continue
+				if !t.pending {
+					r.sequence(t)
+					select {
+					case execCh <- t:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
 				}
-				r.sequence(t)
-				select {
-				case execCh <- t:
-				case <-gctx.Done():
-					return gctx.Err()
+				if t = held[next]; t != nil {
+					delete(held, next)
 				}
 			}
 		}
@@ -905,8 +915,21 @@ func fillError(row *report.Row, err error, inDoubt bool) {
 // recItem is a finished row on its way to the recorder.
 type recItem struct {
 	row     *report.Row
-	payload []byte
+	payload *[]byte // the row's journal payload, from payloads
 	t       *task
+}
+
+// payloads recycles the rows' journal payloads (the JSONL encoding of the
+// row): the recorder gives each back once the journal has copied it. 512
+// bytes hold a usual row at once (growing from nil took ~7 allocations).
+var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// putPayload gives p back unless an odd row made it large.
+func putPayload(p *[]byte) {
+	if cap(*p) <= 8<<10 {
+		*p = (*p)[:0]
+		payloads.Put(p)
+	}
 }
 
 // record hands a finished row to the recorder, which makes it durable and
@@ -929,8 +952,9 @@ func (r *Runner) record(t *task, row *report.Row) error {
 		r.abort(err)
 		return err
 	}
-	// 512 bytes hold a usual row at once (growing from nil took ~7 allocations).
-	it := recItem{row: row, payload: report.AppendRow(make([]byte, 0, 512), row, report.JSONL), t: t}
+	p := payloads.Get().(*[]byte)
+	*p = report.AppendRow((*p)[:0], row, report.JSONL)
+	it := recItem{row: row, payload: p, t: t}
 	// The recorder drains recCh until every executor is done, even after a
 	// failure, so this send always completes: a decided row is never dropped.
 	r.recCh <- it
@@ -1049,13 +1073,17 @@ func (r *Runner) recorder() error {
 		if firstErr == nil {
 			outs = outs[:0]
 			for _, b := range batch {
-				outs = append(outs, checkpoint.Outcome{Line: b.row.Line, Outcome: string(b.row.Outcome), Payload: b.payload})
+				outs = append(outs, checkpoint.Outcome{Line: b.row.Line, Outcome: string(b.row.Outcome), Payload: *b.payload})
 			}
 			if err := r.in.Journal.Outcomes(outs); err != nil {
 				fail(fmt.Errorf("%w: recording the outcomes of %d rows: %w", ErrLocal, len(outs), err))
 			} else {
 				crash("after-outcome")
 			}
+			clear(outs)
+		}
+		for _, b := range batch {
+			putPayload(b.payload)
 		}
 		for _, b := range batch {
 			if firstErr == nil {
@@ -1188,8 +1216,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		res.mayHaveApplied = earlier
 		res.resp, res.err, res.verdict = resp, err, v
 
-		var ae *okta.APIError
-		if errors.As(err, &ae) {
+		if ae := apiError(err); ae != nil {
 			lastReqID = ae.RequestID
 			if ae.HTTPStatus == 401 {
 				// Any 401 with a static token stops the run; the row stays
@@ -1216,7 +1243,9 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 				sys.observe(resp.HTTPStatus, "")
 			}
 		}
-		r.log.Debug("attempt", "bucket", b.String(), "try", res.sent, "status", obs.Status, "verdict", int(v))
+		if r.debug {
+			r.log.Debug("attempt", "bucket", b.String(), "try", res.sent, "status", obs.Status, "verdict", int(v))
+		}
 
 		switch v {
 		case pace.RetryAfterPause:
@@ -1244,25 +1273,47 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 	}
 }
 
+// apiError returns the *okta.APIError in err's chain, or nil. (A helper, so
+// that the answers without an error do not pay for errors.As's target.)
+func apiError(err error) *okta.APIError {
+	if err == nil {
+		return nil
+	}
+	var ae *okta.APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return nil
+}
+
+// netError returns the *okta.NetError in err's chain, or nil.
+func netError(err error) *okta.NetError {
+	if err == nil {
+		return nil
+	}
+	var ne *okta.NetError
+	if errors.As(err, &ne) {
+		return ne
+	}
+	return nil
+}
+
 // observe converts the client's answer into what the pacer and the retry
 // policy need.
 func (r *Runner) observe(resp *okta.Response, err error) (pace.Observation, pace.Attempt) {
 	var rate okta.RateInfo
 	var obs pace.Observation
 	var a pace.Attempt
-	var ae *okta.APIError
-	var ne *okta.NetError
-	switch {
-	case err == nil && resp != nil:
+	if err == nil && resp != nil {
 		rate = resp.Rate
 		obs.Answered, obs.Status = true, resp.HTTPStatus
-	case errors.As(err, &ae):
+	} else if ae := apiError(err); ae != nil {
 		rate = ae.Rate
 		obs.Answered, obs.Status = true, ae.HTTPStatus
-	case errors.As(err, &ne):
+	} else if ne := netError(err); ne != nil {
 		a.MayHaveReached = ne.MayHaveReached
 		a.Timeout = ne.Timeout
-	default:
+	} else {
 		a.MayHaveReached = true
 	}
 	if rate.Present {
