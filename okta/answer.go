@@ -146,20 +146,25 @@ func (s *answerScanner) plainString() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return v, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
+	for s.i < len(s.b) && plainStringByte[s.b[s.i]] {
 		s.i++
 	}
-	return nil, false
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false // the end, an escape or a control character
+	}
+	v := s.b[start:s.i]
+	s.i++
+	return v, true
 }
+
+// plainStringByte marks the bytes a JSON string holds as they are: not a
+// quote, a backslash or a control character.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // skipString skips a well-formed string, escapes included (any byte from
 // 0x20 up is allowed, as encoding/json allows it).
@@ -168,6 +173,12 @@ func (s *answerScanner) skipString() bool {
 		return false
 	}
 	for s.i < len(s.b) {
+		for s.i < len(s.b) && plainStringByte[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			return false
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
