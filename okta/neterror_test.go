@@ -187,6 +187,54 @@ func TestRedirects(t *testing.T) {
 	}
 }
 
+// TestRedirectsFollowed: a same-host 307 keeps the POST, its body and its
+// headers; a same-host 302 of a GET is followed; a chain of redirects ends
+// after four, with the fifth 3xx as the answer.
+func TestRedirectsFollowed(t *testing.T) {
+	var hits atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/loop"):
+			http.Redirect(w, r, r.URL.Path+"x", http.StatusTemporaryRedirect)
+		case strings.HasPrefix(r.URL.Path, "/moved/"):
+			body, _ := io.ReadAll(r.Body)
+			if r.Method == http.MethodPost && (!strings.Contains(string(body), `"newPassword"`) || r.Header.Get("Authorization") == "") {
+				t.Errorf("the redirected POST lost its body or its Authorization: %q", body)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id":"00u1","status":"ACTIVE","profile":{"login":"a@example.com"}}`)
+		case r.Method == http.MethodGet:
+			http.Redirect(w, r, "/moved"+r.URL.Path, http.StatusFound)
+		default:
+			http.Redirect(w, r, "/moved"+r.URL.Path, http.StatusTemporaryRedirect)
+		}
+	})
+	c := newClient(t, srv.URL, AuthSSWS, 0)
+	if r, err := c.ChangePassword(testCtx(t), "00u1", tok("old-Passw0rd"), tok("new-Passw0rd"), nil, nil, CallOptions{}); err != nil || r.UserStatus != "ACTIVE" {
+		t.Fatalf("307 of a POST: %v, %+v", err, r)
+	}
+	if r, err := c.GetUser(testCtx(t), "00u1", CallOptions{}); err != nil || r.User == nil || r.User.ID != "00u1" {
+		t.Fatalf("302 of a GET: %v, %+v", err, r)
+	}
+	if n := hits.Load(); n != 4 {
+		t.Errorf("%d requests for two calls redirected once each, want 4", n)
+	}
+	hits.Store(0)
+	loop, err := New(Config{OrgURL: srv.URL, Token: tok(testToken), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = loop.do(testCtx(t), call{method: http.MethodPost, path: "/loop"})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusTemporaryRedirect {
+		t.Fatalf("a redirect loop: got %v, want an APIError 307", err)
+	}
+	if n := hits.Load(); n != 1+maxRedirects {
+		t.Errorf("a redirect loop: %d requests, want %d", n, 1+maxRedirects)
+	}
+}
+
 // TestTLSVerified: the default client verifies certificates; a self-signed
 // one fails before anything is sent.
 func TestTLSVerified(t *testing.T) {
