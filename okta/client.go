@@ -109,8 +109,8 @@ type Client struct {
 	timeout time.Duration
 	hc      *http.Client
 	// rt is hc's transport: API requests go to it directly (roundTrip).
-	rt http.RoundTripper
-	oauth   *oauthSource // PrivateKey mode; nil otherwise
+	rt    http.RoundTripper
+	oauth *oauthSource // PrivateKey mode; nil otherwise
 	// userAgent is the User-Agent header's value, credbatch/Version as
 	// Version was when New ran.
 	userAgent []string
