@@ -924,9 +924,11 @@ type recItem struct {
 // bytes hold a usual row at once (growing from nil took ~7 allocations).
 var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// putPayload gives p back unless an odd row made it large.
+// putPayload gives p back, zeroed (a payload may hold a temporary password
+// or a reset link), unless an odd row made it large.
 func putPayload(p *[]byte) {
 	if cap(*p) <= 8<<10 {
+		clear(*p)
 		*p = (*p)[:0]
 		payloads.Put(p)
 	}
