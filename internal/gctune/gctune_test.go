@@ -1,0 +1,114 @@
+package gctune
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestPercent(t *testing.T) {
+	p := Policy{Base: 100, Max: 300, Headroom: 40 << 20}
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 300}, {1 << 20, 300}, {10 << 20, 300}, {20 << 20, 200},
+		{30 << 20, 133}, {40 << 20, 100}, {400 << 20, 100},
+	} {
+		if got := p.Percent(c.live); got != c.want {
+			t.Errorf("live %d MiB: %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}
+
+// gcPercent reads the current target.
+func gcPercent() int {
+	v := debug.SetGCPercent(-1)
+	debug.SetGCPercent(v)
+	return v
+}
+
+// waitPercent collects until the tuner (which runs after a collection, on
+// the finalizer goroutine) has set want, for at most 5 s.
+func waitPercent(t *testing.T, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for gcPercent() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC %d, want %d", gcPercent(), want)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+var keep [][]byte // live heap the tests hold
+
+// TestStartFollowsTheLiveHeap: with a small live heap the target is Max;
+// holding more than Headroom brings it down to Base; letting go raises it
+// again; stop restores the target found at Start.
+func TestStartFollowsTheLiveHeap(t *testing.T) {
+	defer debug.SetGCPercent(gcPercent())
+	debug.SetGCPercent(100)
+	p := Policy{Base: 100, Max: 300, Headroom: 8 << 20}
+	stop := Start(p)
+	waitPercent(t, 300)
+	keep = make([][]byte, 32)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20) // 32 MiB live: 8 MiB of headroom is 25 %, below Base
+	}
+	waitPercent(t, 100)
+	keep = nil
+	waitPercent(t, 300)
+	stop()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("after stop: GOGC %d, want 100", got)
+	}
+	// A tuner still running would now move the target off 250.
+	debug.SetGCPercent(250)
+	keep = make([][]byte, 32)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+	}
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	keep = nil
+	if got := gcPercent(); got != 250 {
+		t.Errorf("collections after stop: GOGC %d, want 250 (the tuner still runs)", got)
+	}
+}
+
+// TestStartKeepsTheUsersSetting: a target other than Base (GOGC set by the
+// user) is left alone, and a second Start while one runs does nothing.
+func TestStartKeepsTheUsersSetting(t *testing.T) {
+	defer debug.SetGCPercent(gcPercent())
+	p := Policy{Base: 100, Max: 300, Headroom: 8 << 20}
+	for _, user := range []int{50, 200, -1} {
+		debug.SetGCPercent(user)
+		stop := Start(p)
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		if got := gcPercent(); got != user {
+			t.Errorf("GOGC %d set by the user: %d after Start", user, got)
+		}
+		stop()
+		if got := gcPercent(); got != user {
+			t.Errorf("GOGC %d set by the user: %d after stop", user, got)
+		}
+	}
+	debug.SetGCPercent(100)
+	stop := Start(p)
+	waitPercent(t, 300)
+	stop2 := Start(p)
+	stop2()
+	if got := gcPercent(); got != 300 {
+		t.Errorf("a second Start's stop changed the target to %d", got)
+	}
+	stop()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("after stop: %d, want 100", got)
+	}
+}
