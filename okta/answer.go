@@ -2,6 +2,7 @@ package okta
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/credbatch/credbatch/internal/secret"
@@ -146,9 +147,7 @@ func (s *answerScanner) plainString() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i
-	for s.i < len(s.b) && plainStringByte[s.b[s.i]] {
-		s.i++
-	}
+	s.i = skipPlain(s.b, s.i)
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false // the end, an escape or a control character
 	}
@@ -166,6 +165,27 @@ var plainStringByte = func() (t [256]bool) {
 	return t
 }()
 
+// skipPlain returns the index of the first byte of b from i on that a
+// string does not hold as it is (plainStringByte), or len(b): eight bytes at
+// a time while none of them is one, then byte by byte.
+func skipPlain(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		e := x ^ (ones * '\\')
+		// A byte below 0x20, or a zero byte in q or e (a quote or a
+		// backslash in x): these tests are exact for any such byte.
+		if ((x-ones*0x20)|(q-ones)|(e-ones))&^(x&q&e)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && plainStringByte[b[i]] {
+		i++
+	}
+	return i
+}
+
 // skipString skips a well-formed string, escapes included (any byte from
 // 0x20 up is allowed, as encoding/json allows it).
 func (s *answerScanner) skipString() bool {
@@ -173,10 +193,7 @@ func (s *answerScanner) skipString() bool {
 		return false
 	}
 	for s.i < len(s.b) {
-		for s.i < len(s.b) && plainStringByte[s.b[s.i]] {
-			s.i++
-		}
-		if s.i >= len(s.b) {
+		if s.i = skipPlain(s.b, s.i); s.i >= len(s.b) {
 			return false
 		}
 		c := s.b[s.i]

@@ -2,6 +2,7 @@ package okta
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -125,6 +126,41 @@ func BenchmarkParseRate(b *testing.B) {
 	for b.Loop() {
 		if ri := parseRate(h, now); !ri.Present {
 			b.Fatal("no rate info")
+		}
+	}
+}
+
+// TestSkipPlain: the eight-bytes-at-a-time scan stops where a byte-by-byte
+// scan does, for strings of the bytes that matter (quote, backslash, every
+// control character and the bytes around them) in any position.
+func TestSkipPlain(t *testing.T) {
+	ref := func(b []byte, i int) int {
+		for i < len(b) && plainStringByte[b[i]] {
+			i++
+		}
+		return i
+	}
+	var set []byte
+	for c := 0; c <= 0x22; c++ {
+		set = append(set, byte(c))
+	}
+	set = append(set, 'a', 'Z', '[', '\\', ']', 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0xbc, 0xdc, 0xfe, 0xff)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 200000; n++ {
+		b := make([]byte, rng.IntN(26))
+		for k := range b {
+			if rng.IntN(4) == 0 {
+				b[k] = set[rng.IntN(len(set))]
+			} else {
+				b[k] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		i := 0
+		if len(b) > 0 {
+			i = rng.IntN(len(b))
+		}
+		if got, want := skipPlain(b, i), ref(b, i); got != want {
+			t.Fatalf("skipPlain(%q, %d) = %d, want %d", b, i, got, want)
 		}
 	}
 }
