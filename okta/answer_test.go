@@ -163,4 +163,26 @@ func TestSkipPlain(t *testing.T) {
 			t.Fatalf("skipPlain(%q, %d) = %d, want %d", b, i, got, want)
 		}
 	}
+	// Every byte a string cannot hold as it is, in every lane of a word,
+	// after and before every other byte value.
+	w := make([]byte, 8)
+	for lane := range 8 {
+		for sp := range 256 {
+			if plainStringByte[sp] {
+				continue
+			}
+			for o := range 256 {
+				for k := range w {
+					w[k] = byte(o)
+					if k < lane && !plainStringByte[o] {
+						w[k] = 'a'
+					}
+				}
+				w[lane] = byte(sp)
+				if got, want := skipPlain(w, 0), ref(w, 0); got != want {
+					t.Fatalf("skipPlain(%q, 0) = %d, want %d", w, got, want)
+				}
+			}
+		}
+	}
 }

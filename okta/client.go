@@ -108,7 +108,9 @@ type Client struct {
 	mode    AuthMode
 	timeout time.Duration
 	hc      *http.Client
-	// rt is hc's transport: API requests go to it directly (roundTrip).
+	// rt is the default client's transport: API requests go to it
+	// directly (roundTrip). A caller's client (Config.HTTPClient) leaves it
+	// nil, and its requests go through its Do, its settings and all.
 	rt    http.RoundTripper
 	oauth *oauthSource // PrivateKey mode; nil otherwise
 	// userAgent is the User-Agent header's value, credbatch/Version as
@@ -154,12 +156,10 @@ func New(cfg Config) (*Client, error) {
 		timeout = DefaultTimeout
 	}
 	hc := cfg.HTTPClient
+	var rt http.RoundTripper // nil: API requests go through hc.Do
 	if hc == nil {
 		hc = defaultHTTPClient()
-	}
-	rt := hc.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
+		rt = hc.Transport
 	}
 	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc, rt: rt, userAgent: []string{"credbatch/" + Version}}
 	if mode == AuthPrivateKey {
@@ -229,11 +229,17 @@ func sameTarget(first, next *http.Request) bool {
 // every request's headers for the redirects that may follow: an allocation
 // and about a microsecond per request, on every request of a run.)
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
 	first := req
 	for hops := 0; ; hops++ {
 		resp, err := c.rt.RoundTrip(req)
 		if err != nil {
 			return nil, err
+		}
+		if resp.Body == nil {
+			resp.Body = http.NoBody // as http.Client does
 		}
 		next, err := redirectFrom(first, req, resp, hops)
 		if err != nil {
@@ -272,6 +278,9 @@ func redirectFrom(first, req *http.Request, resp *http.Response, hops int) (*htt
 	next.URL, next.Host = u, ""
 	if !sameTarget(first, next) {
 		return nil, nil
+	}
+	if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
+		return nil, nil // a body that cannot be sent again: as http.Client, the 3xx is the answer
 	}
 	if req.GetBody != nil {
 		body, err := req.GetBody()

@@ -257,3 +257,74 @@ func TestTLSVerified(t *testing.T) {
 		t.Error("the request reached the handler")
 	}
 }
+
+// TestRedirectSpentBody: a 307 for a request whose body cannot be read again
+// (no GetBody) is the answer, as http.Client has it; nothing is re-sent.
+func TestRedirectSpentBody(t *testing.T) {
+	var hits atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, "/b", http.StatusTemporaryRedirect)
+	})
+	c := newClient(t, srv.URL, AuthSSWS, 0)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/a", io.MultiReader(strings.NewReader(`{"x":1}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 7
+	resp, err := c.roundTrip(req)
+	if err != nil {
+		t.Fatalf("roundTrip: %v, want the 307", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || hits.Load() != 1 {
+		t.Errorf("status %d after %d requests, want 307 after 1", resp.StatusCode, hits.Load())
+	}
+}
+
+// TestCallerClientKept: a client given in Config.HTTPClient is used with its
+// own settings (here a CheckRedirect that refuses every redirect).
+func TestCallerClientKept(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "expire_password") {
+			http.Redirect(w, r, r.URL.Path+"2", http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"PASSWORD_EXPIRED"}`)
+	})
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c, err := New(Config{OrgURL: srv.URL, Token: tok(testToken), HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ExpirePassword(testCtx(t), "00u1", CallOptions{})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.HTTPStatus != http.StatusTemporaryRedirect {
+		t.Errorf("the caller's CheckRedirect (refuse all) was not applied: %v", err)
+	}
+}
+
+// nilBody is a transport that answers without a Body (http.Client fills in
+// an empty one).
+type nilBody struct{}
+
+func (nilBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusNoContent, Header: http.Header{}, Request: r}, nil
+}
+
+// TestNilBodyAnswer: an answer without a Body is an empty answer, on the
+// default client's path and on a caller's client.
+func TestNilBodyAnswer(t *testing.T) {
+	c, err := New(Config{OrgURL: "http://127.0.0.1:1", Token: tok(testToken), HTTPClient: &http.Client{Transport: nilBody{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ClearSessions(testCtx(t), "00u1", true, CallOptions{}); err != nil {
+		t.Errorf("caller's client: %v", err)
+	}
+	c.rt = nilBody{} // the default client's path
+	if _, err := c.ClearSessions(testCtx(t), "00u1", true, CallOptions{}); err != nil {
+		t.Errorf("the transport directly: %v", err)
+	}
+}
