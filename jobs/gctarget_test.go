@@ -9,6 +9,7 @@ import (
 // while it runs and gives back what was set before, whether that was
 // higher, lower or off; a lower setting is never raised.
 func TestValidateRestoresGCTarget(t *testing.T) {
+	t.Setenv("GOGC", "")
 	m := writeManifest(t, "m.csv", "user,action\n00u00000000000000001,expire_password\n")
 	orig := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(orig)
@@ -27,5 +28,16 @@ func TestValidateRestoresGCTarget(t *testing.T) {
 		if after := debug.SetGCPercent(before); after != before {
 			t.Errorf("GOGC %d: %d after Validate", before, after)
 		}
+	}
+	// GOGC=off in the environment: the target is not touched, not even for
+	// a moment (which would start a collection); 200 here stands for
+	// whatever the program set since.
+	t.Setenv("GOGC", "off")
+	debug.SetGCPercent(200)
+	restore := lowerGCTarget()
+	during := debug.SetGCPercent(200)
+	restore()
+	if during != 200 {
+		t.Errorf("GOGC=off in the environment: %d while validating, want it untouched (200)", during)
 	}
 }

@@ -422,6 +422,9 @@ var gcTarget struct {
 // lowerGCTarget lowers the GC target to validateGCPercent, unless GOGC is
 // lower already (or off), until the returned func is called.
 func lowerGCTarget() (restore func()) {
+	if strings.EqualFold(os.Getenv("GOGC"), "off") {
+		return func() {} // not even a moment's collection
+	}
 	gcTarget.Lock()
 	defer gcTarget.Unlock()
 	if gcTarget.depth == 0 {

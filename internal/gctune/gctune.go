@@ -13,6 +13,7 @@
 package gctune
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -47,12 +48,12 @@ var running struct {
 
 // Start applies p after every collection until the returned stop is called,
 // which restores the target found at Start. It does nothing (and stop does
-// nothing) when another Start is in effect or the target is below p.Base
-// (GOGC set lower, or off): a setting of the user's is kept.
+// nothing) when the GOGC environment variable is set, another Start is in
+// effect, or the target is not p.Base: a setting of the user's is kept.
 func Start(p Policy) (stop func()) {
 	running.Lock()
 	defer running.Unlock()
-	if running.on {
+	if running.on || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
 	prev := debug.SetGCPercent(p.Base)

@@ -49,6 +49,7 @@ var keep [][]byte // live heap the tests hold
 // holding more than Headroom brings it down to Base; letting go raises it
 // again; stop restores the target found at Start.
 func TestStartFollowsTheLiveHeap(t *testing.T) {
+	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(gcPercent())
 	debug.SetGCPercent(100)
 	p := Policy{Base: 100, Max: 300, Headroom: 8 << 20}
@@ -84,8 +85,21 @@ func TestStartFollowsTheLiveHeap(t *testing.T) {
 // TestStartKeepsTheUsersSetting: a target other than Base (GOGC set by the
 // user) is left alone, and a second Start while one runs does nothing.
 func TestStartKeepsTheUsersSetting(t *testing.T) {
+	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(gcPercent())
 	p := Policy{Base: 100, Max: 300, Headroom: 8 << 20}
+	// GOGC in the environment, even at Go's own value: left alone.
+	t.Setenv("GOGC", "100")
+	debug.SetGCPercent(100)
+	stop := Start(p)
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	runtime.GC()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("GOGC=100 in the environment: %d after Start", got)
+	}
+	stop()
+	t.Setenv("GOGC", "")
 	for _, user := range []int{50, 200, -1} {
 		debug.SetGCPercent(user)
 		stop := Start(p)
@@ -100,7 +114,7 @@ func TestStartKeepsTheUsersSetting(t *testing.T) {
 		}
 	}
 	debug.SetGCPercent(100)
-	stop := Start(p)
+	stop = Start(p)
 	waitPercent(t, 300)
 	stop2 := Start(p)
 	stop2()
