@@ -1218,7 +1218,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		res.mayHaveApplied = earlier
 		res.resp, res.err, res.verdict = resp, err, v
 
-		if ae := apiError(err); ae != nil {
+		if ae := asError[*okta.APIError](err); ae != nil {
 			lastReqID = ae.RequestID
 			if ae.HTTPStatus == 401 {
 				// Any 401 with a static token stops the run; the row stays
@@ -1275,29 +1275,18 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 	}
 }
 
-// apiError returns the *okta.APIError in err's chain, or nil. (A helper, so
-// that the answers without an error do not pay for errors.As's target.)
-func apiError(err error) *okta.APIError {
-	if err == nil {
-		return nil
+// asError returns the T in err's chain (errors.As), or T's zero value: the
+// target is made only when there is an error, so that an answer without one
+// pays nothing for it.
+func asError[T error](err error) T {
+	if err != nil {
+		var t T
+		if errors.As(err, &t) {
+			return t
+		}
 	}
-	var ae *okta.APIError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return nil
-}
-
-// netError returns the *okta.NetError in err's chain, or nil.
-func netError(err error) *okta.NetError {
-	if err == nil {
-		return nil
-	}
-	var ne *okta.NetError
-	if errors.As(err, &ne) {
-		return ne
-	}
-	return nil
+	var zero T
+	return zero
 }
 
 // observe converts the client's answer into what the pacer and the retry
@@ -1309,10 +1298,10 @@ func (r *Runner) observe(resp *okta.Response, err error) (pace.Observation, pace
 	if err == nil && resp != nil {
 		rate = resp.Rate
 		obs.Answered, obs.Status = true, resp.HTTPStatus
-	} else if ae := apiError(err); ae != nil {
+	} else if ae := asError[*okta.APIError](err); ae != nil {
 		rate = ae.Rate
 		obs.Answered, obs.Status = true, ae.HTTPStatus
-	} else if ne := netError(err); ne != nil {
+	} else if ne := asError[*okta.NetError](err); ne != nil {
 		a.MayHaveReached = ne.MayHaveReached
 		a.Timeout = ne.Timeout
 	} else {
