@@ -511,11 +511,11 @@ func (r *Runner) prepare() error {
 	if res.resp != nil && res.resp.User != nil {
 		r.meID = res.resp.User.ID
 	} else if res.err != nil {
-		var ae *okta.APIError
 		// A client-credentials token has no user: Okta answers 404 or 403
 		// here. An API token always has one: not knowing it, the run could
 		// touch it, so it stops before anything is sent.
-		noUser := errors.As(res.err, &ae) && (ae.HTTPStatus == 404 || ae.HTTPStatus == 403)
+		ae := asError[*okta.APIError](res.err)
+		noUser := ae != nil && (ae.HTTPStatus == 404 || ae.HTTPStatus == 403)
 		if !noUser || !r.opt.TokenMayHaveNoUser {
 			return &StopError{
 				Reason: fmt.Sprintf("could not learn which user the token belongs to (GET /api/v1/users/me), so that user could not be kept safe: %v", res.err),
@@ -536,8 +536,7 @@ func (r *Runner) prepare() error {
 			r.excludeLog[login] = res.resp.User.ID
 			continue
 		}
-		var ae *okta.APIError
-		if errors.As(res.err, &ae) && ae.HTTPStatus == 404 {
+		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
 			continue // no such user: a row naming it by login is still excluded
 		}
 		// An excluded user we cannot identify could be touched through a
@@ -587,8 +586,7 @@ func (r *Runner) resolve(t *task) {
 			row.Outcome = report.Failed
 		}
 		fillError(row, res.err, false)
-		var ae *okta.APIError
-		if errors.As(res.err, &ae) && ae.HTTPStatus == 404 {
+		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
 			row.ErrorSummary = "user not found: " + row.ErrorSummary
 		}
 		t.row = row
@@ -880,10 +878,9 @@ func (r *Runner) executeRow(t *task) error {
 
 // fillError puts an error's code and summary into a row; never a secret.
 func fillError(row *report.Row, err error, inDoubt bool) {
-	var ae *okta.APIError
-	var ne *okta.NetError
+	ae, ne := asError[*okta.APIError](err), asError[*okta.NetError](err)
 	switch {
-	case errors.As(err, &ae):
+	case ae != nil:
 		row.HTTPStatus = ae.HTTPStatus
 		row.ErrorCode = ae.Code
 		row.OktaRequestID = ae.RequestID
@@ -896,7 +893,7 @@ func fillError(row *report.Row, err error, inDoubt bool) {
 		if row.ErrorSummary == "" {
 			row.ErrorSummary = fmt.Sprintf("HTTP %d", ae.HTTPStatus)
 		}
-	case errors.As(err, &ne):
+	case ne != nil:
 		if ne.Timeout {
 			row.ErrorCode = report.CodeTimeout
 			row.ErrorSummary = "no answer from Okta within --timeout"
@@ -1086,8 +1083,6 @@ func (r *Runner) recorder() error {
 		}
 		for _, b := range batch {
 			putPayload(b.payload)
-		}
-		for _, b := range batch {
 			if firstErr == nil {
 				r.done.Add(1)
 				r.mu.Lock()
