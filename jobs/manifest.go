@@ -9,10 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"sync"
 
+	"github.com/credbatch/credbatch/internal/gctune"
 	"github.com/credbatch/credbatch/internal/secret"
 )
 
@@ -172,7 +171,7 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	}
 	defer f.Close()
 
-	defer lowerGCTarget()()
+	defer gctune.Lower(validateGCPercent)()
 
 	h := sha256.New()
 	cw := &countWriter{w: h}
@@ -412,37 +411,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // returns the detector's memory to the system at its end, the highest heap
 // is the run's own, about 75 MB (bench/memory.sh).
 const validateGCPercent = 50
-
-var gcTarget struct {
-	sync.Mutex
-	depth int // Validate calls running
-	prev  int // the target before the first of them
-}
-
-// lowerGCTarget lowers the GC target to validateGCPercent, unless GOGC is
-// lower already (or off), until the returned func is called.
-func lowerGCTarget() (restore func()) {
-	if strings.EqualFold(os.Getenv("GOGC"), "off") {
-		return func() {} // not even a moment's collection
-	}
-	gcTarget.Lock()
-	defer gcTarget.Unlock()
-	if gcTarget.depth == 0 {
-		gcTarget.prev = debug.SetGCPercent(validateGCPercent)
-		if gcTarget.prev < validateGCPercent {
-			debug.SetGCPercent(gcTarget.prev) // GOGC asks for less (or off)
-		}
-	}
-	gcTarget.depth++
-	return func() {
-		gcTarget.Lock()
-		defer gcTarget.Unlock()
-		if gcTarget.depth--; gcTarget.depth == 0 {
-			debug.FreeOSMemory() // a collection now: the detector is garbage
-			debug.SetGCPercent(gcTarget.prev)
-		}
-	}
-}
 
 // hashKey hashes a (user key, action) pair for duplicate detection. It is a
 // variable so tests can force collisions.

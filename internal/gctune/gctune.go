@@ -1,6 +1,9 @@
-// Package gctune lets the garbage collector run less often while the live
-// heap is small, without letting the heap grow past what Go's default would
-// allow once it is not.
+// Package gctune owns the garbage collector's target (GOGC) of a credbatch
+// process: Start lets the collector run less often while a run's live heap
+// is small, without letting the heap grow past what Go's default would allow
+// once it is not; Lower holds the target down around work that builds a
+// large short-lived structure (manifest validation). They are not meant to
+// overlap: `run` validates before it starts the tuner.
 //
 // A run keeps little alive per row (a claim per user, a bit per line), but
 // every request allocates: with Go's default target (GOGC 100) a 100,000-row
@@ -17,6 +20,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"sync"
 )
 
@@ -116,4 +120,40 @@ func (t *tuner) apply() bool {
 		t.set = pct
 	}
 	return true
+}
+
+var lowered struct {
+	sync.Mutex
+	depth int // Lower calls not yet restored
+	prev  int // the target before the first of them
+}
+
+// Lower sets the target to percent, unless it is lower already (or off, or
+// GOGC=off is set in the environment, when it is not touched even for a
+// moment, which would start a collection), until restore is called. The
+// last restore of nested calls collects at once, returning the memory freed
+// to the system (the short-lived structure is garbage by then; left to the
+// next collection, it would still count as live when the target comes back
+// up), and gives back the target found at the first.
+func Lower(percent int) (restore func()) {
+	if strings.EqualFold(os.Getenv("GOGC"), "off") {
+		return func() {}
+	}
+	lowered.Lock()
+	defer lowered.Unlock()
+	if lowered.depth == 0 {
+		lowered.prev = debug.SetGCPercent(percent)
+		if lowered.prev < percent {
+			debug.SetGCPercent(lowered.prev) // GOGC asks for less (or off)
+		}
+	}
+	lowered.depth++
+	return func() {
+		lowered.Lock()
+		defer lowered.Unlock()
+		if lowered.depth--; lowered.depth == 0 {
+			debug.FreeOSMemory()
+			debug.SetGCPercent(lowered.prev)
+		}
+	}
 }

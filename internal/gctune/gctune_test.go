@@ -126,3 +126,46 @@ func TestStartKeepsTheUsersSetting(t *testing.T) {
 		t.Errorf("after stop: %d, want 100", got)
 	}
 }
+
+// TestLower: Lower sets the target to its percent while held and gives back
+// what was set before, whether that was higher, lower or off; a lower
+// setting is never raised, and nested calls restore once, at the last.
+func TestLower(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(gcPercent())
+	for _, before := range []int{100, 400, 20, -1} {
+		debug.SetGCPercent(before)
+		restore := Lower(50)
+		during := debug.SetGCPercent(-2) // reads the target (any negative value means off)
+		debug.SetGCPercent(during)
+		restore()
+		if want := min(before, 50); before >= 0 && during != want || before < 0 && during >= 0 {
+			t.Errorf("GOGC %d: %d while lowered, want %d", before, during, want)
+		}
+		if after := gcPercent(); after != before {
+			t.Errorf("GOGC %d: %d after restore", before, after)
+		}
+	}
+	debug.SetGCPercent(100)
+	outer := Lower(50)
+	inner := Lower(50)
+	inner()
+	if got := gcPercent(); got != 50 {
+		t.Errorf("an inner restore gave back %d while the outer Lower holds", got)
+	}
+	outer()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("after the outer restore: %d, want 100", got)
+	}
+	// GOGC=off in the environment: the target is not touched, not even for
+	// a moment (which would start a collection); 200 here stands for
+	// whatever the program set since.
+	t.Setenv("GOGC", "off")
+	debug.SetGCPercent(200)
+	restore := Lower(50)
+	during := gcPercent()
+	restore()
+	if during != 200 {
+		t.Errorf("GOGC=off in the environment: %d while lowered, want it untouched (200)", during)
+	}
+}
