@@ -6,7 +6,7 @@
 //
 // It uses the standard library only and imports no other credbatch package:
 // it is an independent implementation of Okta's contract
-// (../shared/okta/credentials-api.yaml), so a mistake in credbatch's client
+// (testdata/okta/credentials-api.yaml, a copy of Okta's excerpt), so a mistake in credbatch's client
 // is not mirrored here. Its tests hold every success answer to that document.
 //
 // # Endpoints

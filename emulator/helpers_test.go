@@ -17,7 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
-const specPath = "../../shared/okta/credentials-api.yaml"
+const specPath = "../testdata/okta/credentials-api.yaml"
 
 // Indices into GenerateUsers(seed, n) by the documented rules.
 const (

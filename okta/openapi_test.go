@@ -19,7 +19,7 @@ import (
 )
 
 // specPath is Okta's OpenAPI excerpt, relative to this package's directory.
-const specPath = "../../shared/okta/credentials-api.yaml"
+const specPath = "../testdata/okta/credentials-api.yaml"
 
 // requestSchemas are the request-body schemas made strict for the test: the
 // excerpt (like Okta's document) allows additional properties, so without
