@@ -65,6 +65,14 @@ type Options struct {
 	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
 	DryRun     bool
 	Exclude    []string // user IDs and logins never to touch
+	// MatchShortNames accepts a login that Okta resolved by its short name
+	// (the manifest's "jsmith" found "jsmith@corp.example"); without it such
+	// a row fails CB_LOGIN_MISMATCH and nothing is sent for it.
+	MatchShortNames bool
+	// OwnerID is the token's own user when the caller already learned it
+	// (the command's check of the org, GET /api/v1/users/me); empty: the
+	// runner asks Okta itself before anything is sent.
+	OwnerID string
 	// TokenMayHaveNoUser: the token may come from client credentials
 	// (PrivateKey, or an access token in Bearer mode), which have no user, so
 	// a 403/404 from GET /api/v1/users/me is no reason to stop.
@@ -502,6 +510,10 @@ func (r *Runner) prepare() error {
 		r.claims = r.in.Prior.Claims
 	}
 	// The token's own user is never touched.
+	if r.opt.OwnerID != "" {
+		r.meID = r.opt.OwnerID
+		return r.resolveExcluded()
+	}
 	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetMe(ctx, o)
 	}, nil, nil, false)
@@ -523,7 +535,12 @@ func (r *Runner) prepare() error {
 			}
 		}
 	}
-	// Excluded logins are resolved, so a row naming the user by ID is excluded too.
+	return r.resolveExcluded()
+}
+
+// resolveExcluded looks up the excluded logins, so a row naming such a user
+// by ID is excluded too.
+func (r *Runner) resolveExcluded() error {
 	for login := range r.excludeLog {
 		res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 			return r.in.Client.GetUser(ctx, login, o)
@@ -549,19 +566,20 @@ func (r *Runner) prepare() error {
 	return nil
 }
 
-// loginMatches reports whether Okta's profile.login is the login the manifest
-// named: equal ignoring case, or the manifest named its short name (the part
-// before @), as Okta itself matches.
-func loginMatches(manifest, resolved string) bool {
+// loginMatches reports whether Okta's profile.login is the login the
+// manifest named: equal ignoring case (SPEC.md "Users"). With short names
+// allowed, a manifest value without "@" also matches the part of the
+// resolved login before its "@", as Okta itself resolves it; a value with an
+// "@" must always match whole.
+func loginMatches(manifest, resolved string, shortNames bool) bool {
 	if strings.EqualFold(manifest, resolved) {
 		return true
 	}
-	if !strings.Contains(manifest, "@") {
-		if at := strings.IndexByte(resolved, '@'); at > 0 {
-			return strings.EqualFold(manifest, resolved[:at])
-		}
+	if !shortNames || strings.Contains(manifest, "@") {
+		return false
 	}
-	return false
+	at := strings.IndexByte(resolved, '@')
+	return at > 0 && strings.EqualFold(manifest, resolved[:at])
 }
 
 // resolve turns the row's user into an Okta ID (GET for logins; GET for
@@ -601,7 +619,7 @@ func (r *Runner) resolve(t *task) {
 		return
 	}
 	t.userID = u.ID
-	if !j.UserIsID && !loginMatches(j.User, u.Login) {
+	if !j.UserIsID && !loginMatches(j.User, u.Login, r.opt.MatchShortNames) {
 		row := r.baseRow(t)
 		row.UserID = u.ID
 		if r.opt.DryRun {
@@ -611,6 +629,9 @@ func (r *Runner) resolve(t *task) {
 		}
 		row.ErrorCode = report.CodeLoginMismatch
 		row.ErrorSummary = "Okta resolved this login to a user whose login is different; nothing was sent for this row"
+		if loginMatches(j.User, u.Login, true) {
+			row.ErrorSummary = "Okta resolved this short name to a user with a longer login; nothing was sent for this row (write the full login, or rerun with --match-short-names)"
+		}
 		t.row = row
 		return
 	}

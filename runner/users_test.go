@@ -13,13 +13,17 @@ import (
 // SPEC.md "Users": resolution, login check, duplicates after resolution,
 // exclusion by login or ID, the token's own user.
 func TestUsersRules(t *testing.T) {
-	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
+	e := newEnv(t, emulator.Config{UserList: activeUsers(9)})
 	const impostor = "user00004@example.com"
+	const otherDomain = "user00008@example.com" // Okta answers user00008@evil.example
 	e.prx.rewrite = func(ri reqInfo, body map[string]any) {
-		if strings.EqualFold(ri.UserSeg, impostor) {
-			if p, ok := body["profile"].(map[string]any); ok {
-				p["login"] = "someone-else@example.com"
-			}
+		p, ok := body["profile"].(map[string]any)
+		switch {
+		case !ok:
+		case strings.EqualFold(ri.UserSeg, impostor):
+			p["login"] = "someone-else@example.com"
+		case strings.EqualFold(ri.UserSeg, otherDomain):
+			p["login"] = "user00008@evil.example"
 		}
 	}
 	byLogin := func(a jobs.Action, user string) mrow { return mrow{user: user, action: string(a)} }
@@ -27,7 +31,7 @@ func TestUsersRules(t *testing.T) {
 	rows := []mrow{
 		0:  byLogin(jobs.ExpirePassword, "user00001@example.com"),
 		1:  byLogin(jobs.ExpirePassword, "USER00002@Example.COM"),
-		2:  byLogin(jobs.ExpirePassword, "user00003"), // a login short name
+		2:  byLogin(jobs.ExpirePassword, "user00003"), // a login short name: refused without --match-short-names
 		3:  byLogin(jobs.ExpirePassword, impostor),    // Okta answers with another login
 		4:  byID(jobs.ExpirePassword, 5),
 		5:  byLogin(jobs.ExpirePassword, "user00005@example.com"), // the same user and action as row 4
@@ -37,6 +41,7 @@ func TestUsersRules(t *testing.T) {
 		9:  byLogin(jobs.ClearSessions, "admin@example.com"),      // the token's owner by login
 		10: byID(jobs.ExpirePassword, 4),                          // the mismatched row claimed no user
 		11: byLogin(jobs.ExpirePassword, "user00006@example.com"), // excluded and also a duplicate of row 6
+		12: byLogin(jobs.ExpirePassword, otherDomain),             // the same part before @, another domain
 	}
 	opt := baseOptions()
 	opt.Exclude = []string{"User00006@example.com", uid(7)}
@@ -54,7 +59,7 @@ func TestUsersRules(t *testing.T) {
 	}{
 		0:  {report.Succeeded, "", uid(1)},
 		1:  {report.Succeeded, "", uid(2)},
-		2:  {report.Succeeded, "", uid(3)},
+		2:  {report.Failed, report.CodeLoginMismatch, uid(3)},
 		3:  {report.Failed, report.CodeLoginMismatch, uid(4)},
 		4:  {report.Succeeded, "", uid(5)},
 		5:  {report.Failed, report.CodeDuplicateUser, uid(5)},
@@ -64,6 +69,7 @@ func TestUsersRules(t *testing.T) {
 		9:  {report.Skipped, "", uid(0)},
 		10: {report.Succeeded, "", uid(4)},
 		11: {report.Skipped, "", uid(6)},
+		12: {report.Failed, report.CodeLoginMismatch, uid(8)},
 	}
 	for k, w := range want {
 		row := r.row(t, k)
@@ -78,7 +84,7 @@ func TestUsersRules(t *testing.T) {
 	for i := 0; i <= 8; i++ {
 		sent[uid(i)] = len(e.prx.actions(uid(i)))
 	}
-	wantSent := map[string]int{uid(0): 0, uid(1): 1, uid(2): 1, uid(3): 1, uid(4): 1, uid(5): 1, uid(6): 0, uid(7): 0, uid(8): 0}
+	wantSent := map[string]int{uid(0): 0, uid(1): 1, uid(2): 1, uid(3): 0, uid(4): 1, uid(5): 1, uid(6): 0, uid(7): 0, uid(8): 0}
 	for id, n := range wantSent {
 		if sent[id] != n {
 			t.Errorf("%s: %d action requests, want %d", id, sent[id], n)
@@ -93,6 +99,36 @@ func TestUsersRules(t *testing.T) {
 		if ri.Action && ri.UserSeg == uid(1) && !gets["user00001@example.com"] {
 			t.Errorf("the action for user00001 was sent before its login was resolved")
 		}
+	}
+}
+
+// --match-short-names accepts a login Okta resolved by its short name, and
+// only that: a full login must still match whole.
+func TestMatchShortNames(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
+	e.prx.rewrite = func(ri reqInfo, body map[string]any) {
+		if p, ok := body["profile"].(map[string]any); ok && strings.EqualFold(ri.UserSeg, "user00002@example.com") {
+			p["login"] = "user00002@evil.example"
+		}
+	}
+	rows := []mrow{
+		{user: "USER00001", action: string(jobs.ExpirePassword)},
+		{user: "user00002@example.com", action: string(jobs.ExpirePassword)},
+	}
+	opt := baseOptions()
+	opt.MatchShortNames = true
+	r := e.run(rows, opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if row := r.row(t, 0); row.Outcome != report.Succeeded || row.UserID != uid(1) {
+		t.Errorf("short name with --match-short-names: %s user_id %q; want succeeded %q", describe(row), row.UserID, uid(1))
+	}
+	if row := r.row(t, 1); row.Outcome != report.Failed || row.ErrorCode != report.CodeLoginMismatch {
+		t.Errorf("full login answered for another domain: %s; want failed %s", describe(row), report.CodeLoginMismatch)
+	}
+	if n := len(e.prx.actions(uid(2))); n != 0 {
+		t.Errorf("%d action requests for the mismatched user, want 0", n)
 	}
 }
 
