@@ -357,7 +357,9 @@ func TestRunPrivateKeyEndToEnd(t *testing.T) {
 		t.Errorf("outcomes %v, want 20 succeeded\n%s", counts, stderr)
 	}
 
-	// A persistent 401: exit 3, every row still pending.
+	// A 401 from the first request on: found by the check of the org before
+	// any file is created, exit 2. (A 401 that starts mid-run, and persists
+	// after a renewal, stops the run with exit 3: runner/stop_test.go.)
 	_, url401 := pkEmulator(t, false, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -372,7 +374,10 @@ func TestRunPrivateKeyEndToEnd(t *testing.T) {
 	manifest2 := cfgWrite(t, filepath.Join(dir, "m2.csv"), b.String(), 0o600)
 	e2, stderr2 := cfgEnv(pkVars(url401))
 	err = execute(e2, []string{"run", manifest2, "--yes", "--rate", "0"})
-	if exitCode(err) != exitStopped || !errors.Is(err, okta.ErrUnauthorized) && !strings.Contains(err.Error(), "401") {
-		t.Fatalf("exit %d (%v), want 3 after a persistent 401\n%s", exitCode(err), err, stderr2)
+	if exitCode(err) != exitUsage || !errors.Is(err, okta.ErrUnauthorized) {
+		t.Fatalf("exit %d (%v), want 2 for a token refused from the start\n%s", exitCode(err), err, stderr2)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "m2.report.csv.checkpoint")); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("a checkpoint was created for a refused token (stat: %v)", serr)
 	}
 }

@@ -18,10 +18,11 @@ import (
 // this list wins: usage, interrupted, local failure, stopped, failures, ok.
 const (
 	exitOK          = 0
-	exitFailures    = 1 // finished; some rows failed, are in doubt, or would fail
-	exitUsage       = 2 // usage, configuration or manifest error: nothing sent, no file created
-	exitStopped     = 3 // stopped on purpose: 401, systemic 403, --halt-on
-	exitLocal       = 4 // a local write failed: resumable
+	exitFailures    = 1   // finished; some rows failed, are in doubt, or would fail
+	exitUsage       = 2   // usage, configuration or manifest error: nothing sent, no file created
+	exitStopped     = 3   // stopped on purpose: 401, systemic 403, --halt-on
+	exitLocal       = 4   // a local write failed: resumable
+	exitHangup      = 129 // SIGHUP: the terminal or SSH session went away
 	exitInterrupted = 130
 	exitTerminated  = 143
 )
@@ -43,7 +44,7 @@ func usagef(hint string, format string, args ...any) error {
 	return e
 }
 
-// signalError is the cause of the feed context's end on SIGINT or SIGTERM.
+// signalError is the cause of the feed context's end on SIGINT, SIGTERM or SIGHUP.
 type signalError struct {
 	code   int
 	before bool // arrived before anything was created or sent
@@ -53,8 +54,11 @@ func (e *signalError) Error() string {
 	if e.before {
 		return "interrupted before the run started: nothing was sent and no file was created"
 	}
-	if e.code == exitTerminated {
+	switch e.code {
+	case exitTerminated:
 		return "terminated (SIGTERM): requests on the wire were finished and recorded; rerun the same command to resume"
+	case exitHangup:
+		return "hung up (SIGHUP: the terminal or SSH session went away): requests on the wire were finished and recorded; rerun the same command to resume"
 	}
 	return "interrupted (Ctrl-C): requests on the wire were finished and recorded; rerun the same command to resume"
 }

@@ -24,7 +24,7 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	isTerminal     func() bool // stdin and stderr are a terminal
-	// feed ends on the first Ctrl-C or SIGTERM (cause: *signalError);
+	// feed ends on the first Ctrl-C, SIGTERM or SIGHUP (cause: *signalError);
 	// hard ends on the second Ctrl-C.
 	feed, hard context.Context
 }
@@ -35,16 +35,24 @@ func Main() int {
 	feed, stopFeed := context.WithCancelCause(context.Background())
 	hard, stopHard := context.WithCancelCause(context.Background())
 	defer stopHard(nil)
+	// A closed stdout or stderr (credbatch run … | head -1) must not kill a
+	// run: with SIGPIPE ignored, a write to it fails with EPIPE, and output
+	// that cannot be written is dropped.
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		interrupts := 0
 		for s := range sigs {
 			code := exitInterrupted
-			if s == syscall.SIGTERM {
+			switch s {
+			case syscall.SIGTERM:
 				code = exitTerminated
-			} else {
+			case syscall.SIGHUP:
+				// An SSH session that drops: handled as SIGTERM.
+				code = exitHangup
+			default:
 				interrupts++
 			}
 			// The first signal stops feeding; requests on the wire finish

@@ -97,6 +97,7 @@ type runOpts struct {
 	timeout                      time.Duration
 	exclude, haltOn, summaryJSON string
 	yes, dryRun                  bool
+	matchShortNames              bool
 	verbose                      bool
 	progressEvery                time.Duration
 	backoffMin                   time.Duration
@@ -144,6 +145,7 @@ SIGTERM, resumable.`,
 	f.StringSliceVar(&o.encryptTo, "encrypt-to", nil, "seal the temp passwords and reset links in the report and checkpoint to this age recipient (age1…; repeat or comma-separate for several); read them with report --identity --reveal")
 	f.BoolVar(&o.yes, "yes", false, "skip the confirmation (required when stdin is not a terminal)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "audit only: GET each user, send no credential change")
+	f.BoolVar(&o.matchShortNames, "match-short-names", false, "accept a login that Okta resolved by its short name (jsmith -> jsmith@corp.example); without it such rows fail CB_LOGIN_MISMATCH and nothing is sent")
 	f.BoolVar(&o.verbose, "verbose", false, "debug logs on stderr (never secrets)")
 	f.DurationVar(&o.progressEvery, "progress-every", 10*time.Second, "off a terminal, how often to print a progress line")
 	f.DurationVar(&o.backoffMin, "backoff-min", 500*time.Millisecond, "first retry's backoff after a 5xx or network error")
@@ -367,6 +369,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if cpPath == "" {
 		cpPath = reportPath + ".checkpoint"
 	}
+	if err := checkOutputPaths(reportPath, cpPath); err != nil {
+		return err
+	}
 
 	// 3. A resume, a finished run, or a new run. A resume whose manifest
 	// has the SHA-256 the checkpoint recorded was validated by the run that
@@ -431,7 +436,16 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", reportPath, cpPath)
 	}
 
-	// 4. Confirmation, before any file is created or request sent.
+	// 4. The org must answer and take the token before any file is
+	// created: a typo in --org-url never leaves a checkpoint pinned to the
+	// wrong org. Then the confirmation.
+	org, err := checkOrg(e.feed, client, cfg.OrgURL)
+	if err != nil {
+		if e.feed.Err() != nil {
+			return interruptedBefore(e)
+		}
+		return err
+	}
 	if !o.yes && !o.dryRun {
 		w := e.stderr
 		verb := "Run"
@@ -439,6 +453,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			verb = "Resume"
 		}
 		infof(w, "org:      %s", cfg.OrgURL)
+		if org.Me != nil {
+			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
+		}
 		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
 		for _, a := range jobs.Actions {
 			if n := sum.PerAction[a]; n > 0 {
@@ -509,6 +526,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
 		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
+		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(),
 		// An API token (SSWS) always belongs to a user; an access token
 		// from client credentials (PrivateKey, or Bearer) may not.
 		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,

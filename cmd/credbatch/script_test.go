@@ -83,7 +83,9 @@ func TestScripts(t *testing.T) {
 			srv := httptest.NewServer(org) // listens on 127.0.0.1
 			env.Defer(srv.Close)
 			env.Setenv("ORG_URL", srv.URL)
+			env.Setenv("ORG_HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
 			env.Setenv("OKTA_CLIENT_TOKEN", scriptToken)
+			env.Setenv("SCRIPT_TOKEN", scriptToken)
 			env.Values[stateKey{}] = &scriptState{org: org, users: users}
 			return nil
 		},
@@ -559,7 +561,7 @@ func cmdWaitReport(ts *testscript.TestScript, neg bool, args []string) {
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	noNeg(ts, neg, "signal")
 	if len(args) != 1 {
-		ts.Fatalf("usage: signal INT|TERM")
+		ts.Fatalf("usage: signal INT|TERM|HUP")
 	}
 	var sig os.Signal
 	switch args[0] {
@@ -567,6 +569,8 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 		sig = os.Interrupt
 	case "TERM":
 		sig = syscall.SIGTERM
+	case "HUP":
+		sig = syscall.SIGHUP
 	default:
 		ts.Fatalf("signal: unknown signal %q", args[0])
 	}
