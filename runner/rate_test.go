@@ -119,3 +119,39 @@ func TestThousandJobsUnderFaults(t *testing.T) {
 		t.Errorf("the checkpoint holds %d outcomes, want %d", r.state.Done.Count(), n)
 	}
 }
+
+// --max-share reaches the pacer: at 50 no window of the credential bucket is
+// used past half its Limit (one request of slack: the window's first answer
+// is what tells the pacer the window exists), and at 100 the same run uses
+// more than half of some window, so a runner that dropped the setting (or
+// always passed 100) fails one of the two.
+func TestMaxShareReachesThePacer(t *testing.T) {
+	const limit, n = 20, 40
+	busiest := func(share int) (used int) {
+		e := newEnv(t, emulator.Config{UserList: activeUsers(n), PostLimit: limit, Window: time.Second})
+		opt := baseOptions()
+		opt.Workers = 8
+		opt.MaxShare = share
+		r := e.run(expireRows(jobs.ExpirePassword, n), opt)
+		if r.err != nil {
+			t.Fatalf("max-share %d: Run: %v", share, r.err)
+		}
+		checkAllSucceededOnce(t, e, r, n)
+		for _, w := range e.org.Windows() {
+			if w.Bucket != emulator.BucketCredentials {
+				continue
+			}
+			if w.Rejected > 0 {
+				t.Errorf("max-share %d: %d requests answered 429 in the window ending %d", share, w.Rejected, w.Reset)
+			}
+			used = max(used, w.Used)
+		}
+		return used
+	}
+	if used := busiest(50); used > limit/2+1 {
+		t.Errorf("--max-share 50: the busiest window held %d of %d requests, want at most %d", used, limit, limit/2+1)
+	}
+	if used := busiest(100); used <= limit/2+1 {
+		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the run should use more than half", used, limit)
+	}
+}
