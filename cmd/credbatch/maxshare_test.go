@@ -1,0 +1,61 @@
+package main
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credbatch/credbatch/emulator"
+)
+
+// The --max-share flag reaches the pacer through the command: a run at
+// --max-share 50 against 1 s windows of 20 credential requests keeps every
+// window at or under 11 (half, and the first answer's one of slack), and at
+// --max-share 100 it goes past that. A command that dropped the flag (or
+// passed the default) fails one of the two.
+func TestMaxShareFlagReachesThePacer(t *testing.T) {
+	const limit, n = 20, 40
+	users := emulator.GenerateUsers(3, n+1)
+	for i := range users {
+		users[i].Status, users[i].Provider = emulator.StatusActive, emulator.ProviderOkta
+		users[i].Password = emulator.GeneratedPassword(users[i].Login)
+	}
+	busiest := func(share string) (used int) {
+		org := emulator.New(emulator.Config{UserList: users, Token: scriptToken, PostLimit: limit, Window: time.Second})
+		srv := httptest.NewServer(org)
+		defer srv.Close()
+		dir := t.TempDir()
+		var b strings.Builder
+		b.WriteString("user,action\n")
+		for _, u := range users[1:] {
+			b.WriteString(u.ID + ",expire_password\n")
+		}
+		mp := filepath.Join(dir, "m.csv")
+		if err := os.WriteFile(mp, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e, _, errb := rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": scriptToken})
+		if err := execute(e, []string{"run", mp, "--org-url", srv.URL, "--yes", "--rate", "0", "--workers", "8", "--max-share", share}); err != nil {
+			t.Fatalf("--max-share %s: %v\n%s", share, err, errb)
+		}
+		for _, w := range org.Windows() {
+			if w.Bucket != emulator.BucketCredentials {
+				continue
+			}
+			if w.Rejected > 0 {
+				t.Errorf("--max-share %s: %d requests answered 429", share, w.Rejected)
+			}
+			used = max(used, w.Used)
+		}
+		return used
+	}
+	if used := busiest("50"); used > limit/2+1 {
+		t.Errorf("--max-share 50: the busiest window held %d of %d requests, want at most %d", used, limit, limit/2+1)
+	}
+	if used := busiest("100"); used <= limit/2+1 {
+		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the run should use more than half", used, limit)
+	}
+}
