@@ -84,7 +84,7 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 				return
 			case <-tick.C:
 				p := snap()
-				pause := pauseText(p)
+				pause := pauseText(p, time.Now())
 				if bar != nil {
 					bar.ChangeMax64(p.Total)
 					bar.Describe("credbatch" + pause)
@@ -105,14 +105,25 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 	return func() { close(done); <-finished }
 }
 
-func pauseText(p runner.Progress) string {
+// pauseText says which buckets wait, until when and why.
+func pauseText(p runner.Progress, now time.Time) string {
 	if len(p.Paused) == 0 {
 		return ""
 	}
 	var parts []string
 	for _, pi := range p.Paused {
 		parts = append(parts, fmt.Sprintf("%s paused until %s: %s, %d/%d left",
-			pi.Bucket, pi.Until.Format("15:04:05"), pi.Reason, pi.Remaining, pi.Limit))
+			pi.Bucket, untilText(pi.Until, now), pi.Reason, pi.Remaining, pi.Limit))
 	}
 	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+// untilText is the local time of day, with the date in front when it falls
+// on another day than now (a pause past midnight must not read as minutes).
+func untilText(until, now time.Time) string {
+	until, now = until.Local(), now.Local()
+	if y, m, d := until.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		return until.Format("2006-01-02 15:04:05 MST")
+	}
+	return until.Format("15:04:05")
 }
