@@ -14,8 +14,11 @@ import (
 	"github.com/credbatch/credbatch/okta"
 )
 
+// defaultVersion is the version of a build that was given none.
+const defaultVersion = "0.1.0-dev"
+
 // version is set at build time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
+var version = defaultVersion
 
 // env is what a command reads from its surroundings; tests and the demo
 // substitute their own.
@@ -76,6 +79,17 @@ func Main() int {
 
 // execute runs one command line.
 func execute(e *env, args []string) error {
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err != nil && cmd != nil && isCobraUsage(err) {
+		return usagef("see '"+cmd.CommandPath()+" --help'", "%v", err)
+	}
+	return err
+}
+
+// newRootCmd is the command tree.
+func newRootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "credbatch",
 		Short: "Bulk Okta credential operations from a CSV or JSONL manifest",
@@ -85,21 +99,17 @@ clear sessions. It paces itself to the org's rate limits, resumes from its
 checkpoint when rerun, and records every outcome in a report (mode 0600).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       readBuildInfo().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.SetArgs(args)
-	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newMockCmd(e), newDemoCmd(e))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newMockCmd(e), newDemoCmd(e), newVersionCmd(e), newDocsCmd(e, root))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usagef("see 'credbatch "+c.Name()+" --help'", "%v", err)
+		return usagef("see '"+c.CommandPath()+" --help'", "%v", err)
 	})
-	cmd, err := root.ExecuteC()
-	if err != nil && cmd != nil && isCobraUsage(err) {
-		return usagef("see 'credbatch "+cmd.Name()+" --help'", "%v", err)
-	}
-	return err
+	return root
 }
 
 // isCobraUsage tells cobra's own argument errors (unknown command, wrong
