@@ -14,7 +14,7 @@ import (
 // tree was modified (stamped by go build in a checkout), and the Go version.
 type buildInfo struct {
 	Version, Revision, Time, GoVersion string
-	Modified                          bool
+	Modified                           bool
 }
 
 func readBuildInfo() buildInfo {
