@@ -281,6 +281,12 @@ func loadClientConfig(e *env, o *runOpts, paths []string) (okta.Config, error) {
 	if tok == "" {
 		return cfg, usagef("set OKTA_CLIENT_TOKEN, pass --token-file PATH, or set okta.client.token in ~/.okta/okta.yaml (a token is never a flag value)", "no API token given")
 	}
+	for _, scheme := range []string{"SSWS ", "Bearer "} {
+		if len(tok) > len(scheme) && strings.EqualFold(tok[:len(scheme)], scheme) {
+			return cfg, usagef("drop the "+strings.TrimSpace(scheme)+" prefix: credbatch adds the scheme of --auth-mode itself",
+				"the token starts with %q", scheme)
+		}
+	}
 	cfg.Token = secret.New(tok)
 	return cfg, nil
 }

@@ -355,7 +355,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	}
 	m, err := openManifest(readPath, manifestArg == "-")
 	if err != nil {
-		return usagef("", "manifest: %w", err)
+		return usagef("", "%w", err)
 	}
 	reportPath := o.reportPath
 	if reportPath == "" {

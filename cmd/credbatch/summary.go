@@ -120,7 +120,12 @@ func printSummary(e *env, reportPath string, total map[string]int, res *runner.R
 	for _, v := range total {
 		done += v
 	}
-	infof(w, "done: %d of %d rows: %s", done, rows, strings.Join(parts, ", "))
+	if done >= rows {
+		infof(w, "done: %d of %d rows: %s", done, rows, strings.Join(parts, ", "))
+	} else {
+		// An interrupted or stopped run is not "done".
+		infof(w, "finished so far: %d of %d rows: %s", done, rows, strings.Join(parts, ", "))
+	}
 	if len(res.ByCode) > 0 {
 		var codes []string
 		for _, k := range sortedKeys(res.ByCode) {

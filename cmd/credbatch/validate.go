@@ -31,7 +31,7 @@ its file, line and column: the first 20 and a count).`,
 			}
 			m, err := jobs.Open(args[0])
 			if err != nil {
-				return usagef("", "manifest: %w", err)
+				return usagef("", "%w", err)
 			}
 			sum, err := m.Validate(defaults)
 			if err != nil {
