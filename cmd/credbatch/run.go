@@ -516,7 +516,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(newLineHandler(e.stderr, level))
 	var seal func(secret.String) (secret.String, error)
 	if len(recips) > 0 {
 		seal = sealer(recips)
