@@ -41,6 +41,9 @@ manifest cannot be used (a run still in progress, a changed manifest, a file
 that exists); 4 a manifest file could not be written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkCheckpoint(args[0], next.checkpointPath); err != nil {
+				return err
+			}
 			if (identity == "") != (reveal == "") {
 				return usagef("e.g. credbatch report out.report.csv --identity key.txt --reveal revealed.csv",
 					"--identity and --reveal go together")

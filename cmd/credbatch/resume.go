@@ -64,6 +64,16 @@ func completeReport(j *checkpoint.Journal, path string, f report.Format, also fu
 	return nil
 }
 
+// openFailure is the error a run returns when checkpoint.Open refuses its
+// checkpoint: a damaged one as it is (exit 2, its hint printed by
+// printError), any other failure as a local one.
+func openFailure(cpPath string, err error) error {
+	if errors.Is(err, checkpoint.ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: opening the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+}
+
 // decodePayload reads the report row an outcome record carries (JSONL).
 func decodePayload(p []byte, fn func(*report.Row) error) error {
 	r, err := report.ParseJSONLine(bytes.TrimSuffix(p, []byte{'\n'}))
