@@ -294,13 +294,11 @@ func reportOf(ce *checkpoint.CorruptError) string {
 // checkpointFlag is " --checkpoint PATH" when the checkpoint is not the
 // report's default one.
 func checkpointFlag(ce *checkpoint.CorruptError) string {
-	if abs, err := filepath.Abs(ce.Path); err == nil && abs == filepath.Clean(reportOf(ce))+".checkpoint" {
-		return ""
+	r := reportOf(ce)
+	if abs, err := filepath.Abs(ce.Path); err == nil && filepath.IsAbs(r) {
+		return checkpointArg(r, abs)
 	}
-	if ce.Path == reportOf(ce)+".checkpoint" {
-		return ""
-	}
-	return " --checkpoint " + shellQuote(ce.Path)
+	return checkpointArg(r, ce.Path)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
