@@ -5,10 +5,13 @@ package main
 // checkpoint, never by sending again. The real binary against the emulator.
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
 // cutCheckpoint truncates the checkpoint at the end of one of its frames,
@@ -79,6 +82,99 @@ func TestShortCheckpointRefused(t *testing.T) {
 			if after := dirState(t, f.dir); after != before {
 				t.Errorf("the refused rerun changed a file:\nbefore:\n%s\nafter:\n%s", before, after)
 			}
+		})
+	}
+}
+
+// credentialRequests counts the emulator's credential requests (POSTs and
+// DELETE sessions) per user and operation.
+func (f *crashFixture) credentialRequests() map[string]int {
+	n := map[string]int{}
+	for _, e := range f.org.Log() {
+		if isCredentialOp(e.Op) {
+			n[f.userOf(e)+" "+e.Op]++
+		}
+	}
+	return n
+}
+
+// TestMovedReportRebuilt: moving the report aside (or deleting it) and
+// rerunning rebuilds it from the checkpoint and never sends a row whose
+// outcome the checkpoint holds. A finished run: nothing is sent, the
+// rebuilt report is byte for byte the one moved aside. A run killed half
+// way (its checkpoint ahead of its report): only rows with no outcome are
+// sent, and the chain ends with one row per manifest row, no
+// password-checking row sent twice.
+func TestMovedReportRebuilt(t *testing.T) {
+	t.Parallel()
+	t.Run("finished", func(t *testing.T) {
+		t.Parallel()
+		f := newCrashFixture(t, 30)
+		first := f.run(t, "")
+		if first.killed || first.code != 0 {
+			t.Fatalf("the first run ended with %s, want exit 0; output:\n%s", first, first.out)
+		}
+		whole, err := os.ReadFile(f.reportPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(f.reportPath, f.reportPath+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		sent := f.requestsSent()
+		rerun := f.run(t, "")
+		if rerun.killed || rerun.code != 0 || !strings.Contains(rerun.out, "already finished") {
+			t.Errorf("the rerun ended with %s, want exit 0 saying the run already finished; output:\n%s", rerun, rerun.out)
+		}
+		if n := f.requestsSent(); n != sent {
+			t.Errorf("the rerun sent %d requests, want none", n-sent)
+		}
+		if rebuilt, _ := os.ReadFile(f.reportPath); !bytes.Equal(rebuilt, whole) {
+			t.Errorf("the rebuilt report differs from the one moved aside (%d bytes, want %d)", len(rebuilt), len(whole))
+		}
+		f.checkChain(t, []runEnd{first, rerun}, 0)
+	})
+	for _, c := range []struct{ name, crash string }{
+		{"killed after an outcome, report moved", "after-outcome:15"},
+		{"killed after a report row, report deleted", "after-report:9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newCrashFixture(t, 30)
+			first := f.run(t, c.crash)
+			if !first.killed {
+				t.Fatalf("%s did not kill the run (%s)", c.crash, first)
+			}
+			j, st, err := checkpoint.OpenReadOnly(f.checkpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			done := st.Done
+			if done.Count() == 0 || done.Count() >= len(f.rows) {
+				t.Fatalf("%d of %d rows done after the kill: the test proves little", done.Count(), len(f.rows))
+			}
+			if strings.Contains(c.name, "deleted") {
+				err = os.Remove(f.reportPath)
+			} else {
+				err = os.Rename(f.reportPath, f.reportPath+".aside")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := f.credentialRequests()
+			last := f.run(t, "")
+			after := f.credentialRequests()
+			for _, cr := range f.rows {
+				k := cr.user.ID + " " + cr.op
+				if done.Has(cr.line) && after[k] != before[k] {
+					t.Errorf("line %d (%s) had an outcome in the checkpoint, yet the rerun sent it %d more times", cr.line, cr.action, after[k]-before[k])
+				}
+			}
+			if last.killed || (last.code != 0 && last.code != 1) {
+				t.Fatalf("the rerun ended with %s, want exit 0 or 1; output:\n%s", last, last.out)
+			}
+			f.checkChain(t, []runEnd{first, last}, 1)
 		})
 	}
 }
