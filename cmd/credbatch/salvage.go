@@ -137,8 +137,11 @@ func salvageReport(e *env, reportPath, out string, o *nextOpts, flags *pflag.Fla
 	if d := st.Damage; d != nil {
 		infof(w, "%s is damaged at byte %d of %d (%s): its %d records before that byte were read",
 			cp, d.Offset, d.Size, d.Reason, st.Records)
+	} else if st.TruncatedBytes > 0 {
+		infof(w, "%s is not damaged: all %d of its records were read (its last %d bytes are a torn tail from a crash, which a rerun cuts)",
+			cp, st.Records, st.TruncatedBytes)
 	} else {
-		infof(w, "%s reads whole: all %d of its records were read", cp, st.Records)
+		infof(w, "%s is not damaged: all %d of its records were read", cp, st.Records)
 	}
 	infof(w, "wrote %s: %d %s, the outcomes the checkpoint still holds (with any temp passwords and reset links: keep it as safe as the report)",
 		out, rows, plural(rows, "row", "rows"))
