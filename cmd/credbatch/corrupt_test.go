@@ -68,6 +68,9 @@ func frames(t *testing.T, b []byte) [][2]int {
 			t.Fatalf("byte %d does not start a frame", off)
 		}
 		end := off + tab + 1 + 8 + 1 + n + 1
+		if end > len(b) {
+			t.Fatalf("the frame at byte %d runs past the end (%d bytes)", off, len(b))
+		}
 		out = append(out, [2]int{off, end})
 		off = end
 	}

@@ -190,3 +190,48 @@ func TestSalvageDamagedHeader(t *testing.T) {
 		t.Errorf("the refused salvage changed the directory")
 	}
 }
+
+// TestSalvageUndamaged: salvaging a checkpoint that is not damaged (a run
+// killed half way, with a torn tail appended) writes every outcome it holds
+// and the rows still pending, says the file is not damaged, and leaves the
+// torn tail for the rerun to cut.
+func TestSalvageUndamaged(t *testing.T) {
+	t.Parallel()
+	f := newCrashFixture(t, 20)
+	if first := f.run(t, "after-report:6"); !first.killed {
+		t.Fatalf("after-report:6 did not kill the run (%s)", first)
+	}
+	fh, err := os.OpenFile(f.checkpoint, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const torn = "312\t0badc0de\tO\t9\tsucc" // an append cut short
+	if _, err := fh.Write([]byte(torn)); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	cp, err := os.ReadFile(f.checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := cp[:len(cp)-len(torn):len(cp)-len(torn)]
+	done := outcomeLines(t, whole, frames(t, whole)[1:])
+	out := filepath.Join(f.dir, "s.jsonl")
+	end := f.exec(t, "report", f.reportPath, "--salvage", out)
+	if end.code != 0 || !strings.Contains(end.out, "is not damaged") || !strings.Contains(end.out, "torn tail") {
+		t.Fatalf("--salvage: %s; want exit 0 saying the checkpoint is not damaged but has a torn tail; output:\n%s", end, end.out)
+	}
+	if rows := readRows(t, out); len(rows) != len(done) {
+		t.Errorf("%s has %d rows, want the checkpoint's %d outcomes", out, len(rows), len(done))
+	}
+	b, err := os.ReadFile(filepath.Join(f.dir, "s.unsettled.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n") - 1; n != len(f.rows)-len(done) {
+		t.Errorf("the unsettled manifest has %d rows, want %d", n, len(f.rows)-len(done))
+	}
+	if after, _ := os.ReadFile(f.checkpoint); !bytes.Equal(after, cp) {
+		t.Errorf("--salvage changed the checkpoint")
+	}
+}
