@@ -214,7 +214,7 @@ func TestSalvageUndamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole := cp[:len(cp)-len(torn):len(cp)-len(torn)]
+	whole := cp[: len(cp)-len(torn) : len(cp)-len(torn)]
 	done := outcomeLines(t, whole, frames(t, whole)[1:])
 	out := filepath.Join(f.dir, "s.jsonl")
 	end := f.exec(t, "report", f.reportPath, "--salvage", out)
