@@ -78,7 +78,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue), errors.As(err, &les), errors.As(err, &le),
 		errors.Is(err, jobs.ErrFlagUnused), errors.Is(err, checkpoint.ErrLocked),
-		errors.Is(err, report.ErrExists):
+		errors.Is(err, report.ErrExists), errors.Is(err, checkpoint.ErrCorrupt):
 		return exitUsage
 	case errors.As(err, &se):
 		return se.code
@@ -112,6 +112,7 @@ func printError(w io.Writer, err error) {
 	if errors.Is(err, checkpoint.ErrLocked) {
 		fmt.Fprintf(w, "credbatch: hint: another credbatch run holds this checkpoint; wait for it to end (or use another --report)\n")
 	}
+	printCorruptHint(w, err)
 }
 
 var _ = os.Stderr

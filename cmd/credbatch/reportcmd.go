@@ -10,6 +10,7 @@ import (
 func newReportCmd(e *env) *cobra.Command {
 	var asJSON bool
 	var identity, reveal string
+	var salvage string
 	next := &nextOpts{}
 	c := &cobra.Command{
 		Use:   "report REPORT",
@@ -41,6 +42,12 @@ manifest cannot be used (a run still in progress, a changed manifest, a file
 that exists); 4 a manifest file could not be written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if salvage != "" {
+				return salvageReport(e, args[0], salvage, next, c.Flags())
+			}
+			if err := checkCheckpoint(args[0], next.checkpointPath); err != nil {
+				return err
+			}
 			if (identity == "") != (reveal == "") {
 				return usagef("e.g. credbatch report out.report.csv --identity key.txt --reveal revealed.csv",
 					"--identity and --reveal go together")
@@ -82,6 +89,7 @@ that exists); 4 a manifest file could not be written.`,
 	f.StringVar(&next.cleanManifest, "clean-manifest", "", "after a dry run: write the would_succeed rows to this manifest")
 	f.StringVar(&identity, "identity", "", "with --reveal: a file of age identities (as age-keygen writes)")
 	f.StringVar(&reveal, "reveal", "", "write the report with its --encrypt-to secrets decrypted to this new file (needs --identity)")
+	f.StringVar(&salvage, "salvage", "", "write what the checkpoint still holds (a damaged one included) to this new report, and the manifest rows with no outcome there to OUT-stem.unsettled.EXT for a human to review; sends nothing")
 	f.StringVar(&next.checkpointPath, "checkpoint", "", "the run's checkpoint (default REPORT.checkpoint)")
 	f.StringVar(&next.manifestPath, "manifest", "", "the run's manifest, if it moved (default: the path the checkpoint recorded; its SHA-256 must match)")
 	return c

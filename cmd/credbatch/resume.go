@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
@@ -50,7 +51,7 @@ func completeReport(j *checkpoint.Journal, path string, f report.Format, also fu
 		return decodePayload(o.Payload, func(r *report.Row) error { return w.Write(r) })
 	})
 	if err == nil && seen < have {
-		err = fmt.Errorf("the report has %d rows but the checkpoint only %d outcomes: it does not belong to this checkpoint", have, seen)
+		return shortCheckpoint(path, j.Path(), have, seen)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -62,6 +63,41 @@ func completeReport(j *checkpoint.Journal, path string, f report.Format, also fu
 		return fmt.Errorf("%w: completing the report %s from the checkpoint: %w", runner.ErrLocal, path, err)
 	}
 	return nil
+}
+
+// openFailure is the error a run returns when checkpoint.Open refuses its
+// checkpoint: a damaged one as it is (exit 2, its hint printed by
+// printError), any other failure as a local one.
+func openFailure(cpPath string, err error) error {
+	if errors.Is(err, checkpoint.ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: opening the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+}
+
+// shortCheckpoint is the refusal of a report that holds rows its checkpoint
+// lacks (SPEC.md "Checkpoint and resume"): the checkpoint lost records (a
+// restored older copy, a cut), and resuming from it would send those rows
+// again. It is never resolved by sending: exit 2, nothing sent.
+func shortCheckpoint(reportPath, cpPath string, have, seen int) error {
+	return &usageError{
+		err: fmt.Errorf("the report %s holds %d rows but its checkpoint %s only %d outcomes: the checkpoint is the short one, missing %d %s the report shows finished; nothing was sent, as resuming from it would send %s again",
+			reportPath, have, cpPath, seen, have-seen, plural(have-seen, "row", "rows"), plural(have-seen, "it", "them")),
+		hints: []string{
+			"restore the checkpoint from a backup at least as recent as the report, then rerun the same command",
+			"do not delete or move the report to get past this: the rows only it records would be sent again",
+			fmt.Sprintf("without such a backup: credbatch report %s --salvage OUT.csv%s writes the checkpoint's outcomes and the manifest rows it lacks, for review (the report keeps the outcomes of the rest)",
+				shellQuote(reportPath), checkpointArg(reportPath, cpPath)),
+		},
+	}
+}
+
+// checkpointArg is " --checkpoint PATH" unless cpPath is reportPath's default.
+func checkpointArg(reportPath, cpPath string) string {
+	if filepath.Clean(cpPath) == filepath.Clean(reportPath)+".checkpoint" {
+		return ""
+	}
+	return " --checkpoint " + shellQuote(cpPath)
 }
 
 // decodePayload reads the report row an outcome record carries (JSONL).

@@ -386,7 +386,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			if errors.Is(err, checkpoint.ErrLocked) {
 				return fmt.Errorf("%s: %w", cpPath, err)
 			}
-			return fmt.Errorf("%w: opening the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+			return openFailure(cpPath, err)
 		}
 		defer j.Close()
 		sha, size, err := m.Fingerprint()

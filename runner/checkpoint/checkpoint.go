@@ -54,9 +54,16 @@
 // could never be read back.
 //
 // Open recovers after a crash: it keeps the longest prefix of whole, valid
-// frames, truncates the file there, fsyncs, and appends after it. A file whose
-// first frame is not a valid header is refused with ErrCorrupt and left as it
-// is (it may not be a checkpoint at all).
+// frames and, when what follows is a torn tail (no frame that reads back
+// whole starts anywhere after the first bad byte: all a crash in the middle
+// of an append can leave), truncates the file there, fsyncs, and appends
+// after it. Anything else is corruption and is refused with a *CorruptError
+// (ErrCorrupt) naming the byte offset, the file left byte for byte as it
+// was: a bad frame with a whole frame after it, a frame that reads back but
+// does not decode, a first frame that is not a valid header (the file may
+// not be a checkpoint at all). OpenReadOnly reads the valid prefix of a
+// damaged file, for salvage, without changing it. recover.go says why the
+// rule is drawn where it is.
 //
 // One run at a time holds a checkpoint: Create and Open take an exclusive
 // flock(2) on the file (ErrLocked when another run holds it). Close releases
@@ -83,8 +90,12 @@ var (
 	// to exit status 4. Once returned, the Journal accepts no more records.
 	ErrJournal = errors.New("checkpoint write failed")
 	// ErrCorrupt: the file does not start with a valid checkpoint header, or a
-	// record that was once durable no longer reads back.
+	// record that was once durable no longer reads back (damage other than a
+	// torn tail). Open and OpenReadOnly return a *CorruptError, which says
+	// where; errors.Is(err, ErrCorrupt) holds for it.
 	ErrCorrupt = errors.New("checkpoint is not readable")
+	// ErrReadOnly: a record method was called on a journal opened by OpenReadOnly.
+	ErrReadOnly = errors.New("checkpoint was opened read-only")
 	// ErrFormat: the checkpoint was written in a format this build does not read.
 	ErrFormat = errors.New("checkpoint format is not supported")
 	// ErrClosed: the Journal was closed.
@@ -204,8 +215,12 @@ type State struct {
 	// has attempt records but no outcome (its started_at on resume).
 	FirstAttempt map[int]time.Time
 	// Records is the number of attempt and outcome records read (the header
-	// is not counted); TruncatedBytes is how much of a torn or corrupt tail
-	// recovery cut off (0 after a clean stop).
+	// is not counted); TruncatedBytes is how much of a torn tail Open cut off
+	// (0 after a clean stop), or OpenReadOnly would have.
 	Records        int
 	TruncatedBytes int64
+	// Damage is set only by OpenReadOnly, when the file is damaged other than
+	// by a torn tail: the State then describes the readable prefix before
+	// Damage.Offset. Open refuses such a file instead.
+	Damage *CorruptError
 }

@@ -551,9 +551,10 @@ func TestNoteReachesDiskAtClose(t *testing.T) {
 }
 
 // A frame whose checksum holds but whose record does not decode (say a kind
-// from a newer build) ends the valid prefix before it: records appended after
-// recovery are not hidden behind it on the next Open.
-func TestUndecodableFrameIsCutNotKept(t *testing.T) {
+// from a newer build) was written whole: it is no torn tail, even at the end
+// of the file. Open refuses it (never cutting a record it cannot read) and
+// changes nothing; OpenReadOnly reads the records before it.
+func TestUndecodableFrameIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "u.checkpoint")
 	j, err := Create(path, Header{OrgURL: "https://example.okta.com", Rows: 5})
 	if err != nil {
@@ -565,6 +566,10 @@ func TestUndecodableFrameIsCutNotKept(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -573,25 +578,24 @@ func TestUndecodableFrameIsCutNotKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	j, st, err := Open(path)
+	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.TruncatedBytes == 0 {
-		t.Error("the undecodable frame was kept")
+	_, _, err = Open(path)
+	var ce *CorruptError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Offset != fi.Size() || ce.Next != -1 {
+		t.Fatalf("Open = %v; want a *CorruptError at byte %d", err, fi.Size())
 	}
-	if err := j.Outcome(Outcome{Line: 3, Outcome: "succeeded"}); err != nil {
-		t.Fatal(err)
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatal("a refused Open changed the file")
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	j, st, err = Open(path)
+	j, st, err := OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if !st.Done.Has(2) || !st.Done.Has(3) || st.TruncatedBytes != 0 {
-		t.Fatalf("after reopening: line 2 %v, line 3 %v, truncated %d; want both lines and nothing cut", st.Done.Has(2), st.Done.Has(3), st.TruncatedBytes)
+	if st.Damage == nil || st.Damage.Offset != fi.Size() || !st.Done.Has(2) || st.Records != 1 {
+		t.Fatalf("OpenReadOnly: damage %v, line 2 done %v, records %d; want the damage at %d and line 2", st.Damage, st.Done.Has(2), st.Records, fi.Size())
 	}
 }

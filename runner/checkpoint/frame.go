@@ -72,8 +72,25 @@ func outcomeBody(dst []byte, o Outcome) []byte {
 }
 
 // errBadFrame marks a frame that does not read back whole and valid: the end
-// of the valid prefix.
+// of the valid prefix. The errors next returns are badFrame values, which
+// match it (errors.Is) and say what is wrong: a CorruptError's Reason.
 var errBadFrame = errors.New("bad frame")
+
+// badFrame is what is wrong with a frame; it matches errBadFrame.
+type badFrame string
+
+func (e badFrame) Error() string        { return string(e) }
+func (e badFrame) Is(target error) bool { return target == errBadFrame }
+
+const (
+	errFrameShort    badFrame = "the file ends inside the frame"
+	errFrameLength   badFrame = "the frame's length field is not 1 to 8 digits and a tab"
+	errFrameTooLong  badFrame = "the frame's length is over the limit"
+	errFrameCRCField badFrame = "the frame's checksum field is not 8 hex digits and a tab"
+	errFrameNewline  badFrame = "the frame does not end with a newline where its length says"
+	errFrameChecksum badFrame = "the frame's checksum does not match its body"
+	errFrameRecord   badFrame = "the frame's checksum holds but its record does not decode: written by a newer credbatch, or damaged before it was written"
+)
 
 // frameReader reads frames from r, counting the bytes of whole frames read.
 type frameReader struct {
@@ -82,13 +99,25 @@ type frameReader struct {
 	buf []byte // scratch for the body and its newline
 }
 
-func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 1<<20)}
+// newFrameReader reads the size bytes of r through a buffer of up to 1 MiB
+// (no larger than what there is to read).
+func newFrameReader(r io.Reader, size int64) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, int(min(1<<20, max(size, 16))))}
+}
+
+// readErr classifies an error met inside a frame: the end of the file there
+// means a frame cut short; any other error is the file's I/O failing, which
+// says nothing about its content and is returned as it is.
+func readErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errFrameShort
+	}
+	return err
 }
 
 // next returns the next frame's body (valid until the next call). It returns
-// io.EOF at a clean end and errBadFrame (possibly wrapping a read error) at a
-// torn, corrupt or unreadable frame.
+// io.EOF at a clean end, an error wrapping errBadFrame (saying what is wrong)
+// at a torn, corrupt or short frame, and any other read error as it is.
 func (fr *frameReader) next() ([]byte, error) {
 	// Length: 1..8 decimal digits then a tab.
 	n, used := 0, 0
@@ -98,42 +127,42 @@ func (fr *frameReader) next() ([]byte, error) {
 			if err == io.EOF && used == 0 {
 				return nil, io.EOF
 			}
-			return nil, fmt.Errorf("%w: %w", errBadFrame, err)
+			return nil, readErr(err)
 		}
 		used++
 		if c == '\t' {
 			if used == 1 {
-				return nil, errBadFrame
+				return nil, errFrameLength
 			}
 			break
 		}
 		if c < '0' || c > '9' || used > maxLenDigits {
-			return nil, errBadFrame
+			return nil, errFrameLength
 		}
 		n = n*10 + int(c-'0')
 	}
 	if n > maxBody {
-		return nil, errBadFrame
+		return nil, errFrameTooLong
 	}
 	// CRC: 8 lowercase hex digits then a tab.
 	var want uint32
 	for i := 0; i < 9; i++ {
 		c, err := fr.r.ReadByte()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errBadFrame, err)
+			return nil, readErr(err)
 		}
 		used++
 		switch {
 		case i == 8:
 			if c != '\t' {
-				return nil, errBadFrame
+				return nil, errFrameCRCField
 			}
 		case c >= '0' && c <= '9':
 			want = want<<4 | uint32(c-'0')
 		case c >= 'a' && c <= 'f':
 			want = want<<4 | uint32(c-'a'+10)
 		default:
-			return nil, errBadFrame
+			return nil, errFrameCRCField
 		}
 	}
 	if cap(fr.buf) < n+1 {
@@ -141,13 +170,47 @@ func (fr *frameReader) next() ([]byte, error) {
 	}
 	b := fr.buf[:n+1]
 	if _, err := io.ReadFull(fr.r, b); err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadFrame, err)
+		return nil, readErr(err)
 	}
-	if b[n] != '\n' || crc32.Checksum(b[:n], castagnoli) != want {
-		return nil, errBadFrame
+	if b[n] != '\n' {
+		return nil, errFrameNewline
+	}
+	if crc32.Checksum(b[:n], castagnoli) != want {
+		return nil, errFrameChecksum
 	}
 	fr.off += int64(used + n + 1)
 	return b[:n], nil
+}
+
+// maxFrameHead is the longest a frame's head (length, tab, checksum, tab) can be.
+const maxFrameHead = maxLenDigits + 1 + 8 + 1
+
+// parseHead parses the head of a frame at the start of b: the body's length,
+// its checksum and the head's own length. ok is false when b does not start
+// with a well-formed head (or ends before one is complete).
+func parseHead(b []byte) (n int, crc uint32, head int, ok bool) {
+	i := 0
+	for ; i < len(b) && i < maxLenDigits && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int(b[i]-'0')
+	}
+	if i == 0 || i >= len(b) || b[i] != '\t' || n > maxBody {
+		return 0, 0, 0, false
+	}
+	i++
+	if len(b) < i+9 || b[i+8] != '\t' {
+		return 0, 0, 0, false
+	}
+	for _, c := range b[i : i+8] {
+		switch {
+		case c >= '0' && c <= '9':
+			crc = crc<<4 | uint32(c-'0')
+		case c >= 'a' && c <= 'f':
+			crc = crc<<4 | uint32(c-'a'+10)
+		default:
+			return 0, 0, 0, false
+		}
+	}
+	return n, crc, i + 9, true
 }
 
 // record is one decoded body.

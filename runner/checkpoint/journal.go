@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +37,7 @@ type Journal struct {
 	flushing bool      // a leader is writing and fsyncing
 	err      error     // set once a write or fsync failed: the journal is poisoned
 	closed   bool
+	readOnly bool    // opened by OpenReadOnly: no record may be written
 	done     *Bitset // lines with an outcome appended (durable or pending)
 
 	// Counters, read through Stats.
@@ -61,9 +61,14 @@ func (j *Journal) Stats() Stats {
 // Path returns the checkpoint's path.
 func (j *Journal) Path() string { return j.path }
 
-func lock(f *os.File, path string) error {
+// lock takes the exclusive flock a run holds.
+func lock(f *os.File, path string) error { return flock(f, path, unix.LOCK_EX) }
+
+// flock takes how (LOCK_EX or LOCK_SH) without waiting: ErrLocked when a
+// conflicting lock is held.
+func flock(f *os.File, path string, how int) error {
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		switch {
 		case err == nil:
 			return nil
@@ -175,11 +180,18 @@ func newJournal(path string, f *os.File, off int64, done *Bitset) *Journal {
 }
 
 // Open opens an existing checkpoint for resuming: it takes the lock first
-// (ErrLocked), reads the header, replays every record into a State, truncates
-// a torn or corrupt tail (keeping every whole, valid record before it) and
-// fsyncs, and leaves the journal positioned to append. A file whose first
-// frame is not a valid header fails with ErrCorrupt and is not modified; a
-// header of another format version fails with ErrFormat.
+// (ErrLocked), reads the header, replays every record into a State, and
+// leaves the journal positioned to append after the last valid record.
+//
+// A torn tail (what a crash in the middle of an append leaves: a last frame
+// cut short or failing its checksum, with no frame that reads back whole
+// anywhere after it; see recover.go) is truncated and the file fsynced.
+// Any other damage — a bad frame with a whole frame somewhere after it, a
+// frame that reads back whole but does not decode, or a header that does not
+// read back — is refused with a *CorruptError (errors.Is ErrCorrupt) naming
+// the byte offset, and the file is left byte for byte as it was. A header of
+// another format version fails with ErrFormat; a failing read is returned as
+// it is, and nothing is cut.
 func Open(path string) (*Journal, *State, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -189,12 +201,16 @@ func Open(path string) (*Journal, *State, error) {
 		_ = f.Close()
 		return nil, nil, err
 	}
-	st, valid, size, err := readJournal(f, path)
+	sc, err := readJournal(f, path)
+	if err == nil && sc.damage != nil {
+		err = sc.damage
+	}
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, err
 	}
-	if valid < size {
+	st, valid := sc.st, sc.valid
+	if valid < sc.size {
 		if err := f.Truncate(valid); err != nil {
 			_ = f.Close()
 			return nil, nil, fmt.Errorf("%w: truncate torn tail of %s: %w", ErrJournal, path, err)
@@ -203,83 +219,41 @@ func Open(path string) (*Journal, *State, error) {
 			_ = f.Close()
 			return nil, nil, fmt.Errorf("%w: fsync %s: %w", ErrJournal, path, err)
 		}
-		st.TruncatedBytes = size - valid
+		st.TruncatedBytes = sc.size - valid
 	}
 	// The journal keeps its own copy of Done to refuse a second outcome.
 	return newJournal(path, f, valid, st.Done.clone()), st, nil
 }
 
-// readJournal reads f from the start and returns the state, the length of the
-// valid prefix and the file's size.
-func readJournal(f *os.File, path string) (*State, int64, int64, error) {
-	fi, err := f.Stat()
+// OpenReadOnly opens a checkpoint only to read it, damaged or not, and
+// never changes it: it takes a shared lock (ErrLocked while a run holds the
+// checkpoint), reads the longest prefix of whole, valid records into the
+// State, and sets State.Damage when the file is damaged other than by a torn
+// tail (State.TruncatedBytes is then 0; after a torn tail it is what Open
+// would cut). Replay streams the outcomes of that prefix; every record
+// method fails with ErrReadOnly. A header that does not read back fails with
+// a *CorruptError: nothing can be read without it.
+func OpenReadOnly(path string) (*Journal, *State, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("open checkpoint %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open checkpoint: %w", err)
 	}
-	size := fi.Size()
-	fr := newFrameReader(io.NewSectionReader(f, 0, size))
-	body, err := fr.next()
+	if err := flock(f, path, unix.LOCK_SH); err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	sc, err := readJournal(f, path)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
+		_ = f.Close()
+		return nil, nil, err
 	}
-	rec, err := decodeBody(body, true, nil)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("%s: no valid header: %w", path, ErrCorrupt)
+	sc.st.Damage = sc.damage
+	if sc.damage == nil {
+		sc.st.TruncatedBytes = sc.size - sc.valid
 	}
-	if rec.header.Format != FormatVersion {
-		return nil, 0, 0, fmt.Errorf("%s: format %d (this build reads %d): %w", path, rec.header.Format, FormatVersion, ErrFormat)
-	}
-	st := &State{
-		Header:       rec.header,
-		Done:         NewBitset(rec.header.Rows + 2),
-		Counts:       map[string]int{},
-		Attempts:     map[int]int{},
-		LastAttempt:  map[int]Attempt{},
-		FirstAttempt: map[int]time.Time{},
-	}
-	names := interner{}
-	valid := fr.off // end of the last whole frame that also decoded
-	for {
-		body, err := fr.next()
-		if err != nil {
-			// io.EOF: clean end. errBadFrame: the valid prefix ends here. A
-			// read error also ends it; the tail is then cut, which loses
-			// nothing that was readable.
-			break
-		}
-		rec, err := decodeBody(body, false, names)
-		if err != nil {
-			// A frame whose checksum holds but whose record does not decode
-			// ends the valid prefix before it, not after: records appended
-			// later must never sit behind a frame no reader gets past.
-			break
-		}
-		valid = fr.off
-		st.Records++
-		switch rec.kind {
-		case 'A':
-			a := rec.attempt
-			if !st.Done.Has(a.Line) {
-				st.Attempts[a.Line]++
-				st.LastAttempt[a.Line] = a
-				if _, ok := st.FirstAttempt[a.Line]; !ok {
-					st.FirstAttempt[a.Line] = a.At
-				}
-			}
-		case 'R':
-			delete(st.LastAttempt, rec.release)
-		case 'O':
-			o := rec.outcome
-			if !st.Done.Has(o.Line) {
-				st.Done.Set(o.Line)
-				st.Counts[o.Outcome]++
-			}
-			delete(st.LastAttempt, o.Line)
-			delete(st.Attempts, o.Line)
-			delete(st.FirstAttempt, o.Line)
-		}
-	}
-	return st, valid, size, nil
+	j := newJournal(path, f, sc.valid, sc.st.Done.clone())
+	j.readOnly = true
+	return j, sc.st, nil
 }
 
 // Attempt appends an attempt record and returns once it is durable. Errors:
@@ -355,6 +329,9 @@ func (j *Journal) Outcome(o Outcome) error {
 }
 
 func (j *Journal) usable() error {
+	if j.readOnly {
+		return fmt.Errorf("%s: %w", j.path, ErrReadOnly)
+	}
 	if j.err != nil {
 		return j.err
 	}
@@ -467,7 +444,7 @@ func (j *Journal) Replay(fn func(o Outcome) error) error {
 	end := j.off
 	j.mu.Unlock()
 
-	fr := newFrameReader(io.NewSectionReader(j.f, 0, end))
+	fr := newFrameReader(io.NewSectionReader(j.f, 0, end), end)
 	first := true
 	names := interner{}
 	for {
@@ -475,12 +452,18 @@ func (j *Journal) Replay(fn func(o Outcome) error) error {
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
+		var rec record
+		if err == nil {
+			if rec, err = decodeBody(body, first, names); err != nil {
+				err = errFrameRecord
+			}
 		}
-		rec, err := decodeBody(body, first, names)
 		if err != nil {
-			return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, ErrCorrupt)
+			// Open read these bytes whole: they changed under the journal.
+			if !errors.Is(err, errBadFrame) {
+				return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, err)
+			}
+			return fmt.Errorf("replay: %w", &CorruptError{Path: j.path, Offset: fr.off, Next: -1, Size: end, Reason: err.Error()})
 		}
 		first = false
 		if rec.kind != 'O' {
