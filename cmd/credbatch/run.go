@@ -436,9 +436,17 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", reportPath, cpPath)
 	}
 
-	// 4. The org must answer and take the token before any file is
-	// created: a typo in --org-url never leaves a checkpoint pinned to the
-	// wrong org. Then the confirmation.
+	// 4. A resume first makes its report agree with the journal (local, and
+	// refused when the report holds rows the checkpoint lacks). Then the org
+	// must answer and take the token before any file is created: a typo in
+	// --org-url never leaves a checkpoint pinned to the wrong org. Then the
+	// confirmation.
+	var prior runner.Prior
+	if resuming {
+		if prior, err = priorFrom(j, state, reportPath, repFormat, true); err != nil {
+			return err
+		}
+	}
 	org, err := checkOrg(e.feed, client, cfg.OrgURL)
 	if err != nil {
 		if e.feed.Err() != nil {
@@ -500,10 +508,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		}
 		defer j.Close()
 		state = &checkpoint.State{Header: hdr, Done: checkpoint.NewBitset(sum.Rows + 2), Counts: map[string]int{}}
-	}
-	prior, err := priorFrom(j, state, reportPath, repFormat, resuming)
-	if err != nil {
-		return err
+		if prior, err = priorFrom(j, state, reportPath, repFormat, false); err != nil {
+			return err
+		}
 	}
 	rf, err := os.OpenFile(reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
