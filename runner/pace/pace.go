@@ -143,14 +143,6 @@ type PauseInfo struct {
 	Limit     int       // the window's Limit (0 when unknown)
 }
 
-// Stats counts what the pacer saw.
-type Stats struct {
-	Requests           int // tickets issued (requests that left)
-	RateLimited        int // rate-limit 429s
-	ConcurrencyLimited int // concurrency 429s
-	InFlightLimit      int // the current AIMD in-flight limit
-}
-
 // window is what is known about a bucket's current rate-limit window.
 type window struct {
 	known      bool
@@ -189,7 +181,6 @@ type Pacer struct {
 	okStreak int
 	buckets  [numBuckets]bucketState
 	offsets  [offsetSeconds]offsetSample // best Date − Received sample per local second
-	stats    Stats
 }
 
 // New returns a Pacer for cfg.
@@ -366,7 +357,6 @@ func (bs *bucketState) fallbackSpacing() time.Duration {
 func (p *Pacer) take(bs *bucketState) {
 	p.inflight++
 	bs.inflight++
-	p.stats.Requests++
 }
 
 // release gives back t's slot without any observation (Acquire cancelled).
@@ -374,7 +364,6 @@ func (p *Pacer) release(t *Ticket) {
 	t.once.Do(func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.stats.Requests--
 		p.drop(t)
 		p.broadcast()
 	})
@@ -430,7 +419,6 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 
 	concurrency := o.Status == 429 && o.HasRate && o.Limit == 0 && o.Remaining == 0
 	if concurrency {
-		p.stats.ConcurrencyLimited++
 		p.limit = max(p.limit/2, 1)
 		p.okStreak = 0
 		p.pause(bs, now.Add(ConcurrencyCooldown), ReasonConcurrency)
@@ -454,7 +442,6 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 
 	if o.Status == 429 {
-		p.stats.RateLimited++
 		until := now.Add(MinPause)
 		if o.HasRate && !o.Reset.IsZero() {
 			until = laterOf(until, toLocal(o.Reset))
@@ -575,13 +562,4 @@ func (p *Pacer) Paused() []PauseInfo {
 		out = append(out, info)
 	}
 	return out
-}
-
-// Stats returns the counters so far.
-func (p *Pacer) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.stats
-	s.InFlightLimit = p.limit
-	return s
 }
