@@ -1,49 +1,3 @@
-// Package pace owns how fast credbatch talks to Okta, apart from how a request
-// is made: one token bucket over all requests, a pacer per Okta rate-limit
-// bucket steered by the X-Rate-Limit-* headers (first-response gate,
-// --max-share spacing, 429 pauses), an AIMD in-flight limit for Okta's
-// concurrency limit, and the retry policy (Decide, Backoff).
-//
-// The package is pure logic over plain types: the runner converts each Okta
-// answer into an Observation and hands it back through Ticket.Done. Time is
-// read with time.Now and waited on with timers, so tests run it under
-// testing/synctest.
-//
-// # Choices made where SPEC.md leaves room
-//
-//   - New window: when the local clock passes a window's Reset (or after any
-//     pause), the bucket knows nothing about the new window, so it lets exactly
-//     one request probe it; the probe's answer names the new window (Limit,
-//     Remaining, Reset) and the share rule takes over. This costs one round
-//     trip per window (about a minute) and never sends a burst into a window
-//     whose state is unknown. The probe is not held back by the share rule
-//     (nothing is known to hold it against), so a bucket sends at least one
-//     request per window.
-//   - Server times (Reset, Retry-After) are converted to the local clock with
-//     offset = max(Date − Received) over the answers that carried a Date in
-//     the last offsetSeconds seconds (the best sample of each local second is
-//     kept, so a fast run does not push out the tight samples taken just after
-//     a second boundary). Every sample is a lower bound of the true offset (Date is truncated
-//     to the second and the answer travelled before Received), so the
-//     converted local instants are never earlier than the true ones: credbatch
-//     errs on waiting slightly longer. An answer without Date is measured
-//     against the local clock (offset 0), as SPEC.md says.
-//   - A rate-limit 429 pauses its bucket until the later of Reset and
-//     Retry-After, and for at least MinPause. A concurrency 429 (Limit and
-//     Remaining both 0) halves the in-flight limit (never below 1), pauses only
-//     its bucket for ConcurrencyCooldown, and leaves the window state alone;
-//     the limit rises by one after IncreaseAfter answers that were not
-//     concurrency 429s, never above Workers.
-//   - After a pause, requests leave spaced out: one probe first, then the
-//     share rule's spacing; if the answers carry no usable rate headers, a
-//     fallback spacing of window/Limit (window estimated from consecutive
-//     Resets, 60 s by default) applies until they do.
-//   - The share of a window is floor(Limit·MaxShare/100), but at least one
-//     request, so that a tiny Limit cannot stop the run for good.
-//   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
-//     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
-//     not after its own Date, carries no window information; an answer naming
-//     an older window than the one known is stale and ignored.
 package pace
 
 import (
@@ -141,31 +95,6 @@ type PauseInfo struct {
 	Reason    string    // ReasonRateLimit, ReasonShareSpent or ReasonConcurrency
 	Remaining int       // of the bucket's current window, as last seen (0 when unknown)
 	Limit     int       // the window's Limit (0 when unknown)
-}
-
-// window is what is known about a bucket's current rate-limit window.
-type window struct {
-	known      bool
-	name       time.Time // Reset as the server sent it: the window's name
-	resetLocal time.Time // Reset on the local clock
-	limit      int
-	used       int // everyone's use: Limit − Remaining, the highest seen
-}
-
-type bucketState struct {
-	inflight  int
-	probes    int  // requests in flight that probe an unknown window
-	answered  bool // the first-response gate is open
-	needProbe bool // after a pause: one request probes before the rest
-	// spaceFallback: after a pause, space requests by fallback spacing until
-	// a usable window is known.
-	spaceFallback bool
-	win           window
-	lastLimit     int
-	windowLen     time.Duration
-	nextAt        time.Time // earliest departure of the next request
-	pauseUntil    time.Time
-	pauseReason   string
 }
 
 // Pacer decides when each request may leave. It is safe for concurrent use.
@@ -340,20 +269,6 @@ func (p *Pacer) tryTake(b Bucket, now time.Time) (wake time.Time, probe, ok bool
 	return time.Time{}, false, true
 }
 
-// allowed is the share of a window of limit that everyone's use may reach:
-// floor(limit·MaxShare/100), but at least 1 so that a tiny Limit cannot stop
-// the run for good.
-func (p *Pacer) allowed(limit int) int {
-	return max(limit*p.maxShare/100, 1)
-}
-
-func (bs *bucketState) fallbackSpacing() time.Duration {
-	if bs.lastLimit > 0 {
-		return bs.windowLen / time.Duration(bs.lastLimit)
-	}
-	return 100 * time.Millisecond
-}
-
 func (p *Pacer) take(bs *bucketState) {
 	p.inflight++
 	bs.inflight++
@@ -458,81 +373,11 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 }
 
-// updateWindow folds a usable rate-limit answer into bs's window state.
-func (p *Pacer) updateWindow(bs *bucketState, o Observation, resetLocal time.Time) {
-	remaining := min(max(o.Remaining, 0), o.Limit)
-	used := o.Limit - remaining
-	w := &bs.win
-	switch {
-	case !w.known || o.Reset.After(w.name):
-		if w.known && o.Reset.After(w.name) {
-			if d := o.Reset.Sub(w.name); d >= time.Second && d <= 10*time.Minute {
-				bs.windowLen = d
-			}
-		}
-		*w = window{known: true, name: o.Reset, resetLocal: resetLocal, limit: o.Limit, used: used}
-	case o.Reset.Equal(w.name):
-		w.limit = o.Limit
-		w.used = max(w.used, used)
-		// Each estimate of the same Reset is never earlier than the true
-		// instant (the offset is a lower bound), so the earliest is the
-		// tightest: a later estimate must not stretch the window.
-		w.resetLocal = earlierOf(w.resetLocal, resetLocal)
-	default:
-		return // an older window: stale
-	}
-	bs.lastLimit = o.Limit
-	bs.spaceFallback = false
-}
-
 func (p *Pacer) pause(bs *bucketState, until time.Time, reason string) {
 	if until.After(bs.pauseUntil) {
 		bs.pauseUntil = until
 		bs.pauseReason = reason
 	}
-}
-
-// offsetSample is the best (largest) Date − Received sample seen in one
-// local second.
-type offsetSample struct {
-	sec int64 // local Unix second; 0: empty
-	d   time.Duration
-}
-
-func (p *Pacer) addOffset(received time.Time, d time.Duration) {
-	sec := received.Unix()
-	slot := &p.offsets[uint64(sec)%offsetSeconds]
-	if slot.sec != sec {
-		*slot = offsetSample{sec: sec, d: d}
-		return
-	}
-	slot.d = max(slot.d, d)
-}
-
-// offset is the estimated (server − local) clock offset: the largest sample
-// of the last offsetSeconds seconds, each a lower bound of the true offset.
-func (p *Pacer) offset(now time.Time) time.Duration {
-	best, found := time.Duration(0), false
-	for _, s := range p.offsets {
-		if s.sec != 0 && s.sec > now.Unix()-offsetSeconds && (!found || s.d > best) {
-			best, found = s.d, true
-		}
-	}
-	return best
-}
-
-func earlierOf(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // Paused reports the buckets that are paused now: by a 429 (rate or

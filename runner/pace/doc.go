@@ -1,0 +1,47 @@
+// Package pace owns how fast credbatch talks to Okta, apart from how a request
+// is made: one token bucket over all requests, a pacer per Okta rate-limit
+// bucket steered by the X-Rate-Limit-* headers (first-response gate,
+// --max-share spacing, 429 pauses), an AIMD in-flight limit for Okta's
+// concurrency limit, and the retry policy (Decide, Backoff).
+//
+// The package is pure logic over plain types: the runner converts each Okta
+// answer into an Observation and hands it back through Ticket.Done. Time is
+// read with time.Now and waited on with timers, so tests run it under
+// testing/synctest.
+//
+// # Choices made where SPEC.md leaves room
+//
+//   - New window: when the local clock passes a window's Reset (or after any
+//     pause), the bucket knows nothing about the new window, so it lets exactly
+//     one request probe it; the probe's answer names the new window (Limit,
+//     Remaining, Reset) and the share rule takes over. This costs one round
+//     trip per window (about a minute) and never sends a burst into a window
+//     whose state is unknown. The probe is not held back by the share rule
+//     (nothing is known to hold it against), so a bucket sends at least one
+//     request per window.
+//   - Server times (Reset, Retry-After) are converted to the local clock with
+//     offset = max(Date − Received) over the answers that carried a Date in
+//     the last offsetSeconds seconds (the best sample of each local second is
+//     kept, so a fast run does not push out the tight samples taken just after
+//     a second boundary). Every sample is a lower bound of the true offset (Date is truncated
+//     to the second and the answer travelled before Received), so the
+//     converted local instants are never earlier than the true ones: credbatch
+//     errs on waiting slightly longer. An answer without Date is measured
+//     against the local clock (offset 0), as SPEC.md says.
+//   - A rate-limit 429 pauses its bucket until the later of Reset and
+//     Retry-After, and for at least MinPause. A concurrency 429 (Limit and
+//     Remaining both 0) halves the in-flight limit (never below 1), pauses only
+//     its bucket for ConcurrencyCooldown, and leaves the window state alone;
+//     the limit rises by one after IncreaseAfter answers that were not
+//     concurrency 429s, never above Workers.
+//   - After a pause, requests leave spaced out: one probe first, then the
+//     share rule's spacing; if the answers carry no usable rate headers, a
+//     fallback spacing of window/Limit (window estimated from consecutive
+//     Resets, 60 s by default) applies until they do.
+//   - The share of a window is floor(Limit·MaxShare/100), but at least one
+//     request, so that a tiny Limit cannot stop the run for good.
+//   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
+//     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
+//     not after its own Date, carries no window information; an answer naming
+//     an older window than the one known is stale and ignored.
+package pace
