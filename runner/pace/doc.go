@@ -40,6 +40,27 @@
 //     Resets, 60 s by default) applies until they do.
 //   - The share of a window is floor(Limit·MaxShare/100), but at least one
 //     request, so that a tiny Limit cannot stop the run for good.
+//   - Fair share (issue 18): the share promises the org's other integrations
+//     (the others) that everyone's use stays within it, so credbatch may
+//     spend only what is left of it once the others have what they will
+//     still send until Reset: left = share − used − requests in flight −
+//     reserve, where reserve is the others' rate times the time from the
+//     departure of the request whose answer said used until Reset, rounded
+//     up. What is left is spread evenly until Reset, as if one more were due
+//     (so the last leaves before Reset, and what the reserve frees as the
+//     window runs out is still used). The others' rate is estimated from how
+//     used moves beyond credbatch's own requests (others.go): each answer is
+//     a sample keyed by its request's departure, so answers out of order and
+//     requests in flight do not disturb it; a steady rate is measured over
+//     many seconds (carried from window to window), and a change — a stop, a
+//     surge, a burst — shows within a horizon of answers (a second, or a
+//     tenth of a shorter window). While a window is young (its answers span
+//     less than a horizon), the rate is at least the one the window before
+//     ended with, or with nothing before it, what the answers show over at
+//     least a quarter horizon. When only an estimate that has the others
+//     alone passing the share holds the bucket back (a burst, most likely),
+//     one request a horizon goes to see whether the burst went on. With no
+//     others, nothing is reserved and the rule is the plain share rule.
 //   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
 //     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
 //     not after its own Date, carries no window information; an answer naming

@@ -137,6 +137,8 @@ type Ticket struct {
 	p      *Pacer
 	bucket Bucket
 	probe  bool
+	seq    uint64    // the bucket's request number
+	at     time.Time // departure, local clock
 	once   sync.Once
 }
 
@@ -151,25 +153,28 @@ func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 	if b < 0 || b >= numBuckets {
 		b = Post
 	}
+	t := &Ticket{p: p, bucket: b}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		p.mu.Lock()
 		now := time.Now()
-		wake, probe, ok := p.tryTake(b, now)
+		wake, ok := p.tryTake(t, now)
 		if ok {
 			var res *rate.Reservation
 			if p.lim != nil {
 				res = p.lim.ReserveN(now, 1)
 			}
 			p.mu.Unlock()
-			t := &Ticket{p: p, bucket: b, probe: probe}
 			if res != nil {
-				if err := waitFor(ctx, res.DelayFrom(now), nil); err != nil {
-					res.Cancel()
-					p.release(t)
-					return nil, err
+				if d := res.DelayFrom(now); d > 0 {
+					if err := waitFor(ctx, d, nil); err != nil {
+						res.Cancel()
+						p.release(t)
+						return nil, err
+					}
+					t.at = time.Now()
 				}
 			}
 			return t, nil
@@ -210,68 +215,61 @@ func waitFor(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
 	return nil
 }
 
-// tryTake, with p.mu held, either takes an in-flight slot for bucket b
+// tryTake, with p.mu held, either takes an in-flight slot for t's bucket
 // (ok), or says until when to wait at most (zero wake: until a change).
-func (p *Pacer) tryTake(b Bucket, now time.Time) (wake time.Time, probe, ok bool) {
-	bs := &p.buckets[b]
+func (p *Pacer) tryTake(t *Ticket, now time.Time) (wake time.Time, ok bool) {
+	bs := &p.buckets[t.bucket]
 	if now.Before(bs.pauseUntil) {
-		return bs.pauseUntil, false, false
+		return bs.pauseUntil, false
 	}
 	if p.inflight >= p.limit {
-		return time.Time{}, false, false
+		return time.Time{}, false
 	}
 	if !bs.answered {
 		// First-response gate: one request until the bucket's first answer.
 		if bs.inflight > 0 {
-			return time.Time{}, false, false
+			return time.Time{}, false
 		}
-		p.take(bs)
-		return time.Time{}, false, true
+		p.take(bs, t, now)
+		return time.Time{}, true
 	}
 	current := bs.win.known && now.Before(bs.win.resetLocal)
 	if bs.needProbe || (bs.win.known && !current) {
 		// Nothing is known about this window: one request probes it.
 		if bs.probes > 0 {
-			return time.Time{}, false, false
+			return time.Time{}, false
 		}
 		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
+			return bs.nextAt, false
 		}
-		p.take(bs)
+		p.take(bs, t, now)
+		t.probe = true
 		bs.probes++
 		if bs.spaceFallback {
 			bs.nextAt = now.Add(bs.fallbackSpacing())
 		}
-		return time.Time{}, true, true
+		return time.Time{}, true
 	}
 	if current {
-		left := p.allowed(bs.win.limit) - bs.win.used - bs.inflight
-		if left <= 0 {
-			// Share spent (or about to be, by requests in flight): wait for
-			// the window's end, or for an answer that changes the picture.
-			return bs.win.resetLocal, false, false
-		}
-		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
-		}
-		p.take(bs)
-		bs.nextAt = now.Add(bs.win.resetLocal.Sub(now) / time.Duration(left))
-		return time.Time{}, false, true
+		return p.tryShare(bs, t, now)
 	}
 	// No window information at all (the server sends no usable headers).
 	if bs.spaceFallback {
 		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
+			return bs.nextAt, false
 		}
 		bs.nextAt = now.Add(bs.fallbackSpacing())
 	}
-	p.take(bs)
-	return time.Time{}, false, true
+	p.take(bs, t, now)
+	return time.Time{}, true
 }
 
-func (p *Pacer) take(bs *bucketState) {
+// take gives t an in-flight slot of bs and its number, leaving now.
+func (p *Pacer) take(bs *bucketState, t *Ticket, now time.Time) {
 	p.inflight++
 	bs.inflight++
+	bs.seq++
+	t.seq, t.at = bs.seq, now
 }
 
 // release gives back t's slot without any observation (Acquire cancelled).
@@ -349,7 +347,7 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 
 	if o.HasRate && o.Limit > 0 && o.Reset.After(serverNow) {
-		p.updateWindow(bs, o, toLocal(o.Reset))
+		p.updateWindow(bs, t, o, toLocal(o.Reset))
 	} else if t.probe && bs.win.known && !now.Before(bs.win.resetLocal) {
 		// A probe of a new window got no usable description of it: stop
 		// probing for a window the server does not describe.
@@ -399,7 +397,7 @@ func (p *Pacer) Paused() []PauseInfo {
 		switch {
 		case now.Before(bs.pauseUntil):
 			info.Until, info.Reason = bs.pauseUntil, bs.pauseReason
-		case current && bs.win.used >= p.allowed(bs.win.limit):
+		case current && p.shareLeft(bs) <= 0:
 			info.Until, info.Reason = bs.win.resetLocal, ReasonShareSpent
 		default:
 			continue

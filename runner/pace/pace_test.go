@@ -10,86 +10,6 @@ import (
 	"time"
 )
 
-// fakeOrg is a tiny Okta rate-limit window counter driven by the (fake)
-// clock: fixed windows of length window on the server clock, which runs
-// offset ahead of the local one.
-type fakeOrg struct {
-	mu      sync.Mutex
-	limit   int
-	window  time.Duration
-	offset  time.Duration
-	counts  map[int64]int // window index -> requests counted
-	sent429 int
-}
-
-func newFakeOrg(limit int, window, offset time.Duration) *fakeOrg {
-	return &fakeOrg{limit: limit, window: window, offset: offset, counts: map[int64]int{}}
-}
-
-// serve counts one request arriving now and returns what its response says.
-func (f *fakeOrg) serve() Observation {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	server := now.Add(f.offset)
-	idx := server.UnixNano() / int64(f.window)
-	reset := time.Unix(0, (idx+1)*int64(f.window)).UTC()
-	o := Observation{
-		Answered: true, Status: 200, HasRate: true, Limit: f.limit,
-		Reset: reset, Date: server.Truncate(time.Second), Received: now,
-	}
-	if f.counts[idx] >= f.limit {
-		f.sent429++
-		o.Status = 429
-		return o
-	}
-	f.counts[idx]++
-	o.Remaining = f.limit - f.counts[idx]
-	return o
-}
-
-func (f *fakeOrg) maxPerWindow() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := 0
-	for _, c := range f.counts {
-		m = max(m, c)
-	}
-	return m
-}
-
-// runJobs runs jobs requests through p and org with the given number of
-// goroutines; each request takes between latency and 3×latency (so answers
-// arrive out of order); 429s are retried (as the runner would). It returns
-// how many jobs completed.
-func runJobs(t *testing.T, p *Pacer, org *fakeOrg, b Bucket, goroutines, jobs int, latency time.Duration) int {
-	t.Helper()
-	var next, completed, sent atomic.Int64
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for next.Add(1) <= int64(jobs) {
-				for {
-					tk, err := p.Acquire(t.Context(), b)
-					if err != nil {
-						t.Errorf("Acquire: %v", err)
-						return
-					}
-					time.Sleep(latency + time.Duration(sent.Add(1)%5)*latency/2)
-					o := org.serve()
-					tk.Done(o)
-					if o.Status != 429 {
-						completed.Add(1)
-						break
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return int(completed.Load())
-}
-
 func TestShareRule(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -753,7 +673,7 @@ func TestShareCountsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := New(Config{MaxShare: 50, Workers: 8})
 		now := time.Now()
-		reset := now.Add(time.Hour) // 4 requests left: spaced 15 minutes apart
+		reset := now.Add(time.Hour) // 4 requests left: spaced 12 minutes apart
 		win := func(remaining int) Observation {
 			n := time.Now()
 			return Observation{Answered: true, Status: 200, HasRate: true, Limit: 10, Remaining: remaining, Reset: reset, Date: n, Received: n}
