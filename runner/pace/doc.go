@@ -61,6 +61,13 @@
 //     alone passing the share holds the bucket back (a burst, most likely),
 //     one request a horizon goes to see whether the burst went on. With no
 //     others, nothing is reserved and the rule is the plain share rule.
+//   - No wait longer than Config.MaxWait (--max-wait, 15 minutes by
+//     default): when a 429's Reset or Retry-After, a share spent until a
+//     distant Reset, or the share spread until one would hold a bucket's
+//     next request longer, Acquire returns a *WaitTooLongError (naming the
+//     bucket, the local time it would wait until and why) instead of
+//     waiting, so that a hostile or broken server cannot stall the run; the
+//     runner stops the run on it. A wait of exactly MaxWait is waited out.
 //   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
 //     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
 //     not after its own Date, carries no window information; an answer naming

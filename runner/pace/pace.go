@@ -9,7 +9,7 @@ import (
 )
 
 // Tunables of the pacer. They are constants, not flags: SPEC.md exposes only
-// --rate, --burst, --max-share and --workers.
+// --rate, --burst, --max-share, --workers and --max-wait.
 const (
 	// MinPause is the shortest pause a rate-limit 429 causes, so that a 429
 	// whose Reset is already past (clock skew, a proxy) cannot cause a tight
@@ -23,6 +23,8 @@ const (
 	// DefaultWindow is the assumed length of an Okta rate-limit window until
 	// two consecutive windows have been seen.
 	DefaultWindow = time.Minute
+	// DefaultMaxWait is Config.MaxWait's default, --max-wait's.
+	DefaultMaxWait = 15 * time.Minute
 	// offsetSeconds is how many recent local seconds of Date samples the
 	// clock offset uses (the best sample of each second).
 	offsetSeconds = 8
@@ -64,6 +66,12 @@ type Config struct {
 	MaxShare int
 	// Workers is the in-flight ceiling (AIMD never exceeds it); at least 1.
 	Workers int
+	// MaxWait is the longest a bucket may be held back at once (--max-wait):
+	// when a rate-limit pause (a 429's Reset or Retry-After), a spent share
+	// (until the window's Reset) or the share's spacing would hold a
+	// request longer, Acquire returns a *WaitTooLongError instead of
+	// waiting. 0 means DefaultMaxWait; less than 0, no limit.
+	MaxWait time.Duration
 }
 
 // Observation is what one response said, converted by the runner from the
@@ -85,6 +93,10 @@ const (
 	ReasonRateLimit   = "rate limit"
 	ReasonShareSpent  = "share spent"
 	ReasonConcurrency = "concurrency limit"
+	// ReasonSpacing is a WaitTooLongError's reason when the next request
+	// of a bucket is due far away: the share spread until a distant Reset,
+	// or the spacing after a pause.
+	ReasonSpacing = "spacing"
 )
 
 // PauseInfo describes a paused bucket, for the progress line
@@ -101,6 +113,7 @@ type PauseInfo struct {
 type Pacer struct {
 	maxShare int
 	workers  int
+	maxWait  time.Duration // 0: no limit
 	lim      *rate.Limiter // nil: no token bucket
 
 	mu       sync.Mutex
@@ -120,6 +133,12 @@ func New(cfg Config) *Pacer {
 	}
 	if p.maxShare <= 0 || p.maxShare > 100 {
 		p.maxShare = 100
+	}
+	switch {
+	case cfg.MaxWait == 0:
+		p.maxWait = DefaultMaxWait
+	case cfg.MaxWait > 0:
+		p.maxWait = cfg.MaxWait
 	}
 	if cfg.Rate > 0 {
 		p.lim = rate.NewLimiter(rate.Limit(cfg.Rate), max(cfg.Burst, 1))
@@ -147,8 +166,10 @@ type Ticket struct {
 // spacing, new-window probe), then the token bucket. It returns a Ticket that
 // must be completed exactly once with what the response said (a zero
 // Observation when nothing was sent or nothing came back). When ctx ends
-// while waiting, Acquire returns ctx.Err() and holds nothing. An unknown
-// bucket is paced as Post.
+// while waiting, Acquire returns ctx.Err() and holds nothing; when the
+// bucket would be held back longer than Config.MaxWait, it returns a
+// *WaitTooLongError (errors.Is ErrWaitTooLong) at once and holds nothing.
+// An unknown bucket is paced as Post.
 func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 	if b < 0 || b >= numBuckets {
 		b = Post
@@ -178,6 +199,10 @@ func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 				}
 			}
 			return t, nil
+		}
+		if err := p.tooLong(t.bucket, wake, now); err != nil {
+			p.mu.Unlock()
+			return nil, err
 		}
 		if p.changed == nil {
 			p.changed = make(chan struct{})

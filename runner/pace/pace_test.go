@@ -471,7 +471,7 @@ func TestCancellation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := New(Config{Rate: 1000, Burst: 1, Workers: 1})
+				p := New(Config{Rate: 1000, Burst: 1, Workers: 1, MaxWait: 2 * time.Hour})
 				tc.setup(t, p)
 				before := p.inFlight()
 				ctx, cancel := context.WithCancel(t.Context())
@@ -671,7 +671,7 @@ func acquireWithin(t *testing.T, p *Pacer, b Bucket, d time.Duration) (*Ticket, 
 // use already seen in a window.
 func TestShareCountsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := New(Config{MaxShare: 50, Workers: 8})
+		p := New(Config{MaxShare: 50, Workers: 8, MaxWait: 2 * time.Hour})
 		now := time.Now()
 		reset := now.Add(time.Hour) // 4 requests left: spaced 12 minutes apart
 		win := func(remaining int) Observation {
