@@ -89,6 +89,9 @@ func (e *othersRate) newWindow(windowLen time.Duration) {
 
 // add records the sample (at, n) and updates the estimate.
 func (e *othersRate) add(at time.Time, n int) {
+	if e.horizon <= 0 {
+		e.newWindow(DefaultWindow) // not reached: a window starts with newWindow
+	}
 	s := sample{at: at, slot: at.UnixNano() / int64(e.horizon/slotsPerHorizon), n: n}
 	if e.start.at.IsZero() || !e.restarted && at.Before(e.start.at) {
 		e.start = s
