@@ -1,49 +1,3 @@
-// Package pace owns how fast credbatch talks to Okta, apart from how a request
-// is made: one token bucket over all requests, a pacer per Okta rate-limit
-// bucket steered by the X-Rate-Limit-* headers (first-response gate,
-// --max-share spacing, 429 pauses), an AIMD in-flight limit for Okta's
-// concurrency limit, and the retry policy (Decide, Backoff).
-//
-// The package is pure logic over plain types: the runner converts each Okta
-// answer into an Observation and hands it back through Ticket.Done. Time is
-// read with time.Now and waited on with timers, so tests run it under
-// testing/synctest.
-//
-// # Choices made where SPEC.md leaves room
-//
-//   - New window: when the local clock passes a window's Reset (or after any
-//     pause), the bucket knows nothing about the new window, so it lets exactly
-//     one request probe it; the probe's answer names the new window (Limit,
-//     Remaining, Reset) and the share rule takes over. This costs one round
-//     trip per window (about a minute) and never sends a burst into a window
-//     whose state is unknown. The probe is not held back by the share rule
-//     (nothing is known to hold it against), so a bucket sends at least one
-//     request per window.
-//   - Server times (Reset, Retry-After) are converted to the local clock with
-//     offset = max(Date − Received) over the answers that carried a Date in
-//     the last offsetSeconds seconds (the best sample of each local second is
-//     kept, so a fast run does not push out the tight samples taken just after
-//     a second boundary). Every sample is a lower bound of the true offset (Date is truncated
-//     to the second and the answer travelled before Received), so the
-//     converted local instants are never earlier than the true ones: credbatch
-//     errs on waiting slightly longer. An answer without Date is measured
-//     against the local clock (offset 0), as SPEC.md says.
-//   - A rate-limit 429 pauses its bucket until the later of Reset and
-//     Retry-After, and for at least MinPause. A concurrency 429 (Limit and
-//     Remaining both 0) halves the in-flight limit (never below 1), pauses only
-//     its bucket for ConcurrencyCooldown, and leaves the window state alone;
-//     the limit rises by one after IncreaseAfter answers that were not
-//     concurrency 429s, never above Workers.
-//   - After a pause, requests leave spaced out: one probe first, then the
-//     share rule's spacing; if the answers carry no usable rate headers, a
-//     fallback spacing of window/Limit (window estimated from consecutive
-//     Resets, 60 s by default) applies until they do.
-//   - The share of a window is floor(Limit·MaxShare/100), but at least one
-//     request, so that a tiny Limit cannot stop the run for good.
-//   - Inconsistent headers are tolerated: Remaining is clamped to 0..Limit; an
-//     answer whose Limit is 0 (and is not a concurrency 429), or whose Reset is
-//     not after its own Date, carries no window information; an answer naming
-//     an older window than the one known is stale and ignored.
 package pace
 
 import (
@@ -55,7 +9,7 @@ import (
 )
 
 // Tunables of the pacer. They are constants, not flags: SPEC.md exposes only
-// --rate, --burst, --max-share and --workers.
+// --rate, --burst, --max-share, --workers and --max-wait.
 const (
 	// MinPause is the shortest pause a rate-limit 429 causes, so that a 429
 	// whose Reset is already past (clock skew, a proxy) cannot cause a tight
@@ -69,6 +23,8 @@ const (
 	// DefaultWindow is the assumed length of an Okta rate-limit window until
 	// two consecutive windows have been seen.
 	DefaultWindow = time.Minute
+	// DefaultMaxWait is Config.MaxWait's default, --max-wait's.
+	DefaultMaxWait = 15 * time.Minute
 	// offsetSeconds is how many recent local seconds of Date samples the
 	// clock offset uses (the best sample of each second).
 	offsetSeconds = 8
@@ -110,6 +66,12 @@ type Config struct {
 	MaxShare int
 	// Workers is the in-flight ceiling (AIMD never exceeds it); at least 1.
 	Workers int
+	// MaxWait is the longest a bucket may be held back at once (--max-wait):
+	// when a rate-limit pause (a 429's Reset or Retry-After), a spent share
+	// (until the window's Reset) or the share's spacing would hold a
+	// request longer, Acquire returns a *WaitTooLongError instead of
+	// waiting. 0 means DefaultMaxWait; less than 0, no limit.
+	MaxWait time.Duration
 }
 
 // Observation is what one response said, converted by the runner from the
@@ -131,6 +93,10 @@ const (
 	ReasonRateLimit   = "rate limit"
 	ReasonShareSpent  = "share spent"
 	ReasonConcurrency = "concurrency limit"
+	// ReasonSpacing is a WaitTooLongError's reason when the next request
+	// of a bucket is due far away: the share spread until a distant Reset,
+	// or the spacing after a pause.
+	ReasonSpacing = "spacing"
 )
 
 // PauseInfo describes a paused bucket, for the progress line
@@ -143,43 +109,11 @@ type PauseInfo struct {
 	Limit     int       // the window's Limit (0 when unknown)
 }
 
-// Stats counts what the pacer saw.
-type Stats struct {
-	Requests           int // tickets issued (requests that left)
-	RateLimited        int // rate-limit 429s
-	ConcurrencyLimited int // concurrency 429s
-	InFlightLimit      int // the current AIMD in-flight limit
-}
-
-// window is what is known about a bucket's current rate-limit window.
-type window struct {
-	known      bool
-	name       time.Time // Reset as the server sent it: the window's name
-	resetLocal time.Time // Reset on the local clock
-	limit      int
-	used       int // everyone's use: Limit − Remaining, the highest seen
-}
-
-type bucketState struct {
-	inflight  int
-	probes    int  // requests in flight that probe an unknown window
-	answered  bool // the first-response gate is open
-	needProbe bool // after a pause: one request probes before the rest
-	// spaceFallback: after a pause, space requests by fallback spacing until
-	// a usable window is known.
-	spaceFallback bool
-	win           window
-	lastLimit     int
-	windowLen     time.Duration
-	nextAt        time.Time // earliest departure of the next request
-	pauseUntil    time.Time
-	pauseReason   string
-}
-
 // Pacer decides when each request may leave. It is safe for concurrent use.
 type Pacer struct {
 	maxShare int
 	workers  int
+	maxWait  time.Duration // 0: no limit
 	lim      *rate.Limiter // nil: no token bucket
 
 	mu       sync.Mutex
@@ -189,7 +123,6 @@ type Pacer struct {
 	okStreak int
 	buckets  [numBuckets]bucketState
 	offsets  [offsetSeconds]offsetSample // best Date − Received sample per local second
-	stats    Stats
 }
 
 // New returns a Pacer for cfg.
@@ -200,6 +133,12 @@ func New(cfg Config) *Pacer {
 	}
 	if p.maxShare <= 0 || p.maxShare > 100 {
 		p.maxShare = 100
+	}
+	switch {
+	case cfg.MaxWait == 0:
+		p.maxWait = DefaultMaxWait
+	case cfg.MaxWait > 0:
+		p.maxWait = cfg.MaxWait
 	}
 	if cfg.Rate > 0 {
 		p.lim = rate.NewLimiter(rate.Limit(cfg.Rate), max(cfg.Burst, 1))
@@ -217,6 +156,8 @@ type Ticket struct {
 	p      *Pacer
 	bucket Bucket
 	probe  bool
+	seq    uint64    // the bucket's request number
+	at     time.Time // departure, local clock
 	once   sync.Once
 }
 
@@ -225,34 +166,43 @@ type Ticket struct {
 // spacing, new-window probe), then the token bucket. It returns a Ticket that
 // must be completed exactly once with what the response said (a zero
 // Observation when nothing was sent or nothing came back). When ctx ends
-// while waiting, Acquire returns ctx.Err() and holds nothing. An unknown
-// bucket is paced as Post.
+// while waiting, Acquire returns ctx.Err() and holds nothing; when the
+// bucket would be held back longer than Config.MaxWait, it returns a
+// *WaitTooLongError (errors.Is ErrWaitTooLong) at once and holds nothing.
+// An unknown bucket is paced as Post.
 func (p *Pacer) Acquire(ctx context.Context, b Bucket) (*Ticket, error) {
 	if b < 0 || b >= numBuckets {
 		b = Post
 	}
+	t := &Ticket{p: p, bucket: b}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		p.mu.Lock()
 		now := time.Now()
-		wake, probe, ok := p.tryTake(b, now)
+		wake, ok := p.tryTake(t, now)
 		if ok {
 			var res *rate.Reservation
 			if p.lim != nil {
 				res = p.lim.ReserveN(now, 1)
 			}
 			p.mu.Unlock()
-			t := &Ticket{p: p, bucket: b, probe: probe}
 			if res != nil {
-				if err := waitFor(ctx, res.DelayFrom(now), nil); err != nil {
-					res.Cancel()
-					p.release(t)
-					return nil, err
+				if d := res.DelayFrom(now); d > 0 {
+					if err := waitFor(ctx, d, nil); err != nil {
+						res.Cancel()
+						p.release(t)
+						return nil, err
+					}
+					t.at = time.Now()
 				}
 			}
 			return t, nil
+		}
+		if err := p.tooLong(t.bucket, wake, now); err != nil {
+			p.mu.Unlock()
+			return nil, err
 		}
 		if p.changed == nil {
 			p.changed = make(chan struct{})
@@ -290,83 +240,61 @@ func waitFor(ctx context.Context, d time.Duration, ch <-chan struct{}) error {
 	return nil
 }
 
-// tryTake, with p.mu held, either takes an in-flight slot for bucket b
+// tryTake, with p.mu held, either takes an in-flight slot for t's bucket
 // (ok), or says until when to wait at most (zero wake: until a change).
-func (p *Pacer) tryTake(b Bucket, now time.Time) (wake time.Time, probe, ok bool) {
-	bs := &p.buckets[b]
+func (p *Pacer) tryTake(t *Ticket, now time.Time) (wake time.Time, ok bool) {
+	bs := &p.buckets[t.bucket]
 	if now.Before(bs.pauseUntil) {
-		return bs.pauseUntil, false, false
+		return bs.pauseUntil, false
 	}
 	if p.inflight >= p.limit {
-		return time.Time{}, false, false
+		return time.Time{}, false
 	}
 	if !bs.answered {
 		// First-response gate: one request until the bucket's first answer.
 		if bs.inflight > 0 {
-			return time.Time{}, false, false
+			return time.Time{}, false
 		}
-		p.take(bs)
-		return time.Time{}, false, true
+		p.take(bs, t, now)
+		return time.Time{}, true
 	}
 	current := bs.win.known && now.Before(bs.win.resetLocal)
 	if bs.needProbe || (bs.win.known && !current) {
 		// Nothing is known about this window: one request probes it.
 		if bs.probes > 0 {
-			return time.Time{}, false, false
+			return time.Time{}, false
 		}
 		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
+			return bs.nextAt, false
 		}
-		p.take(bs)
+		p.take(bs, t, now)
+		t.probe = true
 		bs.probes++
 		if bs.spaceFallback {
 			bs.nextAt = now.Add(bs.fallbackSpacing())
 		}
-		return time.Time{}, true, true
+		return time.Time{}, true
 	}
 	if current {
-		left := p.allowed(bs.win.limit) - bs.win.used - bs.inflight
-		if left <= 0 {
-			// Share spent (or about to be, by requests in flight): wait for
-			// the window's end, or for an answer that changes the picture.
-			return bs.win.resetLocal, false, false
-		}
-		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
-		}
-		p.take(bs)
-		bs.nextAt = now.Add(bs.win.resetLocal.Sub(now) / time.Duration(left))
-		return time.Time{}, false, true
+		return p.tryShare(bs, t, now)
 	}
 	// No window information at all (the server sends no usable headers).
 	if bs.spaceFallback {
 		if now.Before(bs.nextAt) {
-			return bs.nextAt, false, false
+			return bs.nextAt, false
 		}
 		bs.nextAt = now.Add(bs.fallbackSpacing())
 	}
-	p.take(bs)
-	return time.Time{}, false, true
+	p.take(bs, t, now)
+	return time.Time{}, true
 }
 
-// allowed is the share of a window of limit that everyone's use may reach:
-// floor(limit·MaxShare/100), but at least 1 so that a tiny Limit cannot stop
-// the run for good.
-func (p *Pacer) allowed(limit int) int {
-	return max(limit*p.maxShare/100, 1)
-}
-
-func (bs *bucketState) fallbackSpacing() time.Duration {
-	if bs.lastLimit > 0 {
-		return bs.windowLen / time.Duration(bs.lastLimit)
-	}
-	return 100 * time.Millisecond
-}
-
-func (p *Pacer) take(bs *bucketState) {
+// take gives t an in-flight slot of bs and its number, leaving now.
+func (p *Pacer) take(bs *bucketState, t *Ticket, now time.Time) {
 	p.inflight++
 	bs.inflight++
-	p.stats.Requests++
+	bs.seq++
+	t.seq, t.at = bs.seq, now
 }
 
 // release gives back t's slot without any observation (Acquire cancelled).
@@ -374,7 +302,6 @@ func (p *Pacer) release(t *Ticket) {
 	t.once.Do(func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.stats.Requests--
 		p.drop(t)
 		p.broadcast()
 	})
@@ -430,7 +357,6 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 
 	concurrency := o.Status == 429 && o.HasRate && o.Limit == 0 && o.Remaining == 0
 	if concurrency {
-		p.stats.ConcurrencyLimited++
 		p.limit = max(p.limit/2, 1)
 		p.okStreak = 0
 		p.pause(bs, now.Add(ConcurrencyCooldown), ReasonConcurrency)
@@ -446,7 +372,7 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 
 	if o.HasRate && o.Limit > 0 && o.Reset.After(serverNow) {
-		p.updateWindow(bs, o, toLocal(o.Reset))
+		p.updateWindow(bs, t, o, toLocal(o.Reset))
 	} else if t.probe && bs.win.known && !now.Before(bs.win.resetLocal) {
 		// A probe of a new window got no usable description of it: stop
 		// probing for a window the server does not describe.
@@ -454,7 +380,6 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 
 	if o.Status == 429 {
-		p.stats.RateLimited++
 		until := now.Add(MinPause)
 		if o.HasRate && !o.Reset.IsZero() {
 			until = laterOf(until, toLocal(o.Reset))
@@ -471,81 +396,11 @@ func (p *Pacer) observe(t *Ticket, o Observation) {
 	}
 }
 
-// updateWindow folds a usable rate-limit answer into bs's window state.
-func (p *Pacer) updateWindow(bs *bucketState, o Observation, resetLocal time.Time) {
-	remaining := min(max(o.Remaining, 0), o.Limit)
-	used := o.Limit - remaining
-	w := &bs.win
-	switch {
-	case !w.known || o.Reset.After(w.name):
-		if w.known && o.Reset.After(w.name) {
-			if d := o.Reset.Sub(w.name); d >= time.Second && d <= 10*time.Minute {
-				bs.windowLen = d
-			}
-		}
-		*w = window{known: true, name: o.Reset, resetLocal: resetLocal, limit: o.Limit, used: used}
-	case o.Reset.Equal(w.name):
-		w.limit = o.Limit
-		w.used = max(w.used, used)
-		// Each estimate of the same Reset is never earlier than the true
-		// instant (the offset is a lower bound), so the earliest is the
-		// tightest: a later estimate must not stretch the window.
-		w.resetLocal = earlierOf(w.resetLocal, resetLocal)
-	default:
-		return // an older window: stale
-	}
-	bs.lastLimit = o.Limit
-	bs.spaceFallback = false
-}
-
 func (p *Pacer) pause(bs *bucketState, until time.Time, reason string) {
 	if until.After(bs.pauseUntil) {
 		bs.pauseUntil = until
 		bs.pauseReason = reason
 	}
-}
-
-// offsetSample is the best (largest) Date − Received sample seen in one
-// local second.
-type offsetSample struct {
-	sec int64 // local Unix second; 0: empty
-	d   time.Duration
-}
-
-func (p *Pacer) addOffset(received time.Time, d time.Duration) {
-	sec := received.Unix()
-	slot := &p.offsets[uint64(sec)%offsetSeconds]
-	if slot.sec != sec {
-		*slot = offsetSample{sec: sec, d: d}
-		return
-	}
-	slot.d = max(slot.d, d)
-}
-
-// offset is the estimated (server − local) clock offset: the largest sample
-// of the last offsetSeconds seconds, each a lower bound of the true offset.
-func (p *Pacer) offset(now time.Time) time.Duration {
-	best, found := time.Duration(0), false
-	for _, s := range p.offsets {
-		if s.sec != 0 && s.sec > now.Unix()-offsetSeconds && (!found || s.d > best) {
-			best, found = s.d, true
-		}
-	}
-	return best
-}
-
-func earlierOf(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // Paused reports the buckets that are paused now: by a 429 (rate or
@@ -567,7 +422,7 @@ func (p *Pacer) Paused() []PauseInfo {
 		switch {
 		case now.Before(bs.pauseUntil):
 			info.Until, info.Reason = bs.pauseUntil, bs.pauseReason
-		case current && bs.win.used >= p.allowed(bs.win.limit):
+		case current && p.shareLeft(bs) <= 0:
 			info.Until, info.Reason = bs.win.resetLocal, ReasonShareSpent
 		default:
 			continue
@@ -575,13 +430,4 @@ func (p *Pacer) Paused() []PauseInfo {
 		out = append(out, info)
 	}
 	return out
-}
-
-// Stats returns the counters so far.
-func (p *Pacer) Stats() Stats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.stats
-	s.InFlightLimit = p.limit
-	return s
 }
