@@ -138,6 +138,10 @@
 // the request (whatever its outcome), logs it with Dropped and closes the
 // connection without an answer.
 //
+// Org.Close lets go of every request held in a Latency wait (they end
+// without an answer), so a server serving the Org can always shut down
+// quickly: tests register t.Cleanup(org.Close) after t.Cleanup(srv.Close).
+//
 // # OAuth 2.0: access tokens for service apps
 //
 // Config.Clients registers service apps (OAuthClient: ID, public key, granted

@@ -77,6 +77,9 @@ type Org struct {
 	concurrencyRejected int
 
 	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
+
+	closed    chan struct{} // closed by Close: held requests are let go
+	closeOnce sync.Once
 }
 
 type userState struct {
@@ -90,7 +93,7 @@ type userState struct {
 
 // New builds an Org from cfg.
 func New(cfg Config) *Org {
-	o := &Org{cfg: cfg, now: cfg.Now, window: cfg.Window}
+	o := &Org{cfg: cfg, now: cfg.Now, window: cfg.Window, closed: make(chan struct{})}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -138,6 +141,17 @@ func New(cfg Config) *Org {
 	o.windows = make(map[windowKey]*WindowStat)
 	o.auth = newAuthState(cfg)
 	return o
+}
+
+// Close lets go every request the Org is holding in a Latency wait, and
+// every later request that would wait ends at once: a server that serves
+// the Org can then shut down at once, whatever its Latency. Such requests
+// end without an answer (their log entries keep Status 0); requests without
+// a wait are answered as before. Close is idempotent. Close the Org before
+// the server (with httptest: register t.Cleanup(org.Close) after
+// t.Cleanup(srv.Close), so that it runs first).
+func (o *Org) Close() {
+	o.closeOnce.Do(func() { close(o.closed) })
 }
 
 // Token returns the accepted API token.

@@ -232,6 +232,10 @@ func (x *exchange) serve(rt route) {
 		case <-r.Context().Done():
 			t.Stop()
 			return // the client left; the entry keeps Status 0
+		case <-o.closed:
+			t.Stop()
+			x.abort() // the Org was closed: no answer; the entry keeps Status 0
+			return
 		}
 		x.now = o.now()
 	}

@@ -99,6 +99,9 @@ func newEnv(t *testing.T, cfg Config) *env {
 	org := New(cfg)
 	srv := httptest.NewServer(org)
 	t.Cleanup(srv.Close)
+	// Cleanups run last-in first-out: the Org lets go of every held request
+	// before srv.Close waits for them, so a failing test cannot hang there.
+	t.Cleanup(org.Close)
 	return &env{t: t, org: org, srv: srv, clk: clk}
 }
 

@@ -243,7 +243,11 @@ func TestRateHeaderOptions(t *testing.T) {
 
 func TestConcurrencyLimit(t *testing.T) {
 	e := newEnv(t, Config{Users: 3, ConcurrencyLimit: 1, Latency: time.Hour, PostLimit: 10})
-	ctx, cancel := context.WithCancel(context.Background())
+	// The held request ends on every path: cancel runs at cleanup (before
+	// newEnv's org.Close and srv.Close, cleanups being last-in first-out),
+	// and its deadline bounds it even if nothing else does.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
@@ -255,14 +259,14 @@ func TestConcurrencyLimit(t *testing.T) {
 		done <- err
 	}()
 	// Wait (bounded) until the first request is in flight.
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(5 * time.Second); ; {
 		e.org.mu.Lock()
 		n := e.org.inflight
 		e.org.mu.Unlock()
 		if n == 1 {
 			break
 		}
-		if i > 5000 {
+		if time.Now().After(deadline) {
 			t.Fatal("the first request never got in flight")
 		}
 		time.Sleep(time.Millisecond)
@@ -285,6 +289,44 @@ func TestConcurrencyLimit(t *testing.T) {
 		if w.Used != 0 {
 			t.Errorf("window use counted: %+v", w)
 		}
+	}
+}
+
+// TestCloseReleasesHeldRequests: Close ends a request held in a Latency
+// wait at once, without an answer, so a server can shut down.
+func TestCloseReleasesHeldRequests(t *testing.T) {
+	e := newEnv(t, Config{Users: 3, Latency: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
+		req.Header.Set("Authorization", "SSWS "+e.org.Token())
+		res, err := e.srv.Client().Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		done <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); len(e.org.Log()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.org.Close()
+	e.org.Close() // idempotent
+	select {
+	case err := <-done:
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "answered") {
+			t.Errorf("held request after Close: %v, want the connection closed without an answer", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not let the held request go")
+	}
+	if log := e.org.Log(); len(log) != 1 || log[0].Status != 0 {
+		t.Errorf("log %+v", log)
 	}
 }
 

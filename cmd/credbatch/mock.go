@@ -109,6 +109,7 @@ func runMock(e *env, o *mockOpts) error {
 		return err
 	case <-e.feed.Done():
 	}
+	org.Close() // lets go of requests held by --latency, so Shutdown is quick
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
