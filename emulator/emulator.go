@@ -2,8 +2,11 @@ package emulator
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +15,10 @@ import (
 
 // Bucket names, as WindowStat and Stats report them.
 const (
-	BucketCredentials = "credentials" // the seven POSTs and DELETE sessions
+	BucketCredentials = "credentials" // the seven POSTs, DELETE sessions and GET /api/v1/users (Okta's /api/v1/users bucket)
 	BucketUsers       = "users"       // GET /api/v1/users/{id} and /me
+	BucketGroups      = "groups"      // GET /api/v1/groups, /groups/{id}, /groups/{id}/users
+	BucketApps        = "apps"        // GET /api/v1/apps/{id}/users
 )
 
 // UnlimitedLimit is the X-Rate-Limit-Limit reported for a bucket without a
@@ -23,14 +28,18 @@ const UnlimitedLimit = 10000
 // Config sets up an Org. The zero value (but for Seed) is a 100-user org with
 // no limits and no faults.
 type Config struct {
-	Seed     int64  // drives user generation, the derived token, secrets, faults
-	Users    int    // number of generated users (ignored when UserList != nil); default 100
-	UserList []User // explicit users (e.g. from LoadUsers); UserList[0] is the token's owner
-	Token    string // the accepted API token (SSWS or Bearer); if empty, derived from Seed (40 chars)
+	Seed     int64   // drives user generation, the derived token, secrets, faults
+	Users    int     // number of generated users (ignored when UserList != nil); default 100
+	UserList []User  // explicit users (e.g. from LoadUsers); UserList[0] is the token's owner
+	Groups   []Group // declared groups (e.g. from LoadDirectory); users' references make the others
+	Apps     []App   // declared apps (e.g. from LoadDirectory); users' references make the others
+	Token    string  // the accepted API token (SSWS or Bearer); if empty, derived from Seed (40 chars)
 
 	// Rate limits: fixed windows per bucket aligned on whole epoch multiples of Window.
 	PostLimit          int           // per window for BucketCredentials; 0 = unlimited
 	GetLimit           int           // per window for BucketUsers; 0 = unlimited
+	GroupLimit         int           // per window for BucketGroups; 0 = unlimited
+	AppLimit           int           // per window for BucketApps; 0 = unlimited
 	Window             time.Duration // default 60s
 	ConcurrencyLimit   int           // 0 = none; see the package documentation
 	RetryAfter         bool          // send Retry-After (seconds) on 429s
@@ -64,7 +73,12 @@ type Org struct {
 	reqN   atomic.Uint64
 
 	mu                  sync.Mutex
-	users               []*userState
+	users               []*userState  // creation order
+	sorted              []*userState  // by ID: the order of every user listing
+	groups              []*groupState // by ID
+	groupByID           map[string]*groupState
+	apps                []*appState // by ID
+	appByID             map[string]*appState
 	byID                map[string]*userState
 	byLogin             map[string]*userState   // lower-cased login
 	byShort             map[string][]*userState // lower-cased short name
@@ -138,6 +152,9 @@ func New(cfg Config) *Org {
 		short := strings.ToLower(shortName(u.Login))
 		o.byShort[short] = append(o.byShort[short], s)
 	}
+	o.sorted = slices.Clone(o.users)
+	sort.Slice(o.sorted, func(i, j int) bool { return o.sorted[i].ID < o.sorted[j].ID })
+	o.buildDirectory(cfg, created)
 	o.windows = make(map[windowKey]*WindowStat)
 	o.auth = newAuthState(cfg)
 	return o
@@ -163,9 +180,18 @@ func (o *Org) Users() []User {
 	defer o.mu.Unlock()
 	out := make([]User, len(o.users))
 	for i, u := range o.users {
-		out[i] = u.User
+		out[i] = u.snapshot()
 	}
 	return out
+}
+
+// snapshot copies the user, slices and map included. The caller holds o.mu.
+func (u *userState) snapshot() User {
+	c := u.User
+	c.Profile = maps.Clone(u.Profile)
+	c.Groups = slices.Clone(u.Groups)
+	c.Apps = slices.Clone(u.Apps)
+	return c
 }
 
 // User returns the current state of the user named by an ID, a login or an
@@ -177,7 +203,7 @@ func (o *Org) User(idOrLogin string) (User, bool) {
 	if u == nil {
 		return User{}, false
 	}
-	return u.User, true
+	return u.snapshot(), true
 }
 
 // LastSecret returns the last temp password or reset URL issued to the user

@@ -24,6 +24,11 @@ const (
 	OpChangePassword                 = "changePassword"
 	OpChangeRecoveryQuestion         = "changeRecoveryQuestion"
 	OpRevokeUserSessions             = "revokeUserSessions"
+	OpListUsers                      = "listUsers"
+	OpListGroups                     = "listGroups"
+	OpGetGroup                       = "getGroup"
+	OpListGroupUsers                 = "listGroupUsers"
+	OpListApplicationUsers           = "listApplicationUsers"
 )
 
 type route struct {
@@ -43,14 +48,31 @@ var subRoutes = map[string]string{
 // parseRoute maps a request path to its operation; op is "" when the path
 // is not one the emulator serves.
 func parseRoute(r *http.Request) route {
-	const prefix = "/api/v1/users/"
 	p := r.URL.EscapedPath()
-	if !strings.HasPrefix(p, prefix) {
+	get := http.MethodGet
+	switch p {
+	case "/api/v1/users":
+		return route{op: OpListUsers, method: get, bucket: BucketCredentials}
+	case "/api/v1/groups":
+		return route{op: OpListGroups, method: get, bucket: BucketGroups}
+	}
+	if segs, ref, ok := splitPath(p, "/api/v1/groups/"); ok {
+		switch {
+		case len(segs) == 1:
+			return route{op: OpGetGroup, method: get, bucket: BucketGroups, ref: ref}
+		case len(segs) == 2 && segs[1] == "users":
+			return route{op: OpListGroupUsers, method: get, bucket: BucketGroups, ref: ref}
+		}
 		return route{}
 	}
-	segs := strings.Split(p[len(prefix):], "/")
-	ref, err := url.PathUnescape(segs[0])
-	if err != nil || ref == "" {
+	if segs, ref, ok := splitPath(p, "/api/v1/apps/"); ok {
+		if len(segs) == 2 && segs[1] == "users" {
+			return route{op: OpListApplicationUsers, method: get, bucket: BucketApps, ref: ref}
+		}
+		return route{}
+	}
+	segs, ref, ok := splitPath(p, "/api/v1/users/")
+	if !ok {
 		return route{}
 	}
 	switch len(segs) {
@@ -69,6 +91,21 @@ func parseRoute(r *http.Request) route {
 		}
 	}
 	return route{}
+}
+
+// splitPath splits the escaped path p after prefix into segments and
+// unescapes the first (the resource's ID); ok is false when p does not
+// start with prefix or the ID is empty or badly escaped.
+func splitPath(p, prefix string) (segs []string, ref string, ok bool) {
+	if !strings.HasPrefix(p, prefix) {
+		return nil, "", false
+	}
+	segs = strings.Split(p[len(prefix):], "/")
+	ref, err := url.PathUnescape(segs[0])
+	if err != nil || ref == "" {
+		return nil, "", false
+	}
+	return segs, ref, true
 }
 
 // apiError is an Okta error answer.
@@ -91,9 +128,13 @@ type errorBody struct {
 	ErrorCauses  []errorCause `json:"errorCauses"`
 }
 
-func errNotFound(ref string) *apiError {
+func errNotFound(ref string) *apiError { return errNotFoundOf(ref, "User") }
+
+// errNotFoundOf is Okta's 404 for a resource of a kind (User, UserGroup,
+// AppInstance).
+func errNotFoundOf(ref, kind string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "E0000007",
-		summary: fmt.Sprintf("Not found: Resource not found: %s (User)", ref)}
+		summary: fmt.Sprintf("Not found: Resource not found: %s (%s)", ref, kind)}
 }
 
 func errStatus() *apiError {
@@ -284,6 +325,7 @@ func (x *exchange) serve(rt route) {
 		x.fail(res.err)
 		return
 	}
+	setLinks(x.w.Header(), res.links)
 	x.reply(res.status, res.body)
 }
 

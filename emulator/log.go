@@ -198,6 +198,10 @@ func (o *Org) limitFor(bucket string) int {
 		return o.cfg.PostLimit
 	case BucketUsers:
 		return o.cfg.GetLimit
+	case BucketGroups:
+		return o.cfg.GroupLimit
+	case BucketApps:
+		return o.cfg.AppLimit
 	}
 	return 0
 }

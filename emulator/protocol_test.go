@@ -383,7 +383,7 @@ func TestRequestLogFields(t *testing.T) {
 		r.Header.Set("X-Okta-Retry-Count", "2")
 		r.Header.Set("Idempotency-Key", "k")
 	})
-	e.call("GET", "/api/v1/groups", nil)
+	e.call("GET", "/api/v1/factors", nil)
 	log := e.org.Log()
 	if len(log) != 2 {
 		t.Fatalf("log %+v", log)
