@@ -28,6 +28,7 @@
 //	GET    /api/v1/groups/{groupId}      getGroup
 //	GET    /api/v1/groups/{groupId}/users  listGroupUsers (limit, after)
 //	GET    /api/v1/apps/{appId}/users    listApplicationUsers (q, expand=user, limit, after)
+//	GET    /api/v1/logs                  listLogEvents: the System Log (since, until, filter, q, limit, after, sortOrder)
 //	POST   /oauth2/v1/token              OAuth 2.0 client credentials with private_key_jwt (and DPoP)
 //	GET    /_emulator/log                the request log as JSONL (no auth; secrets included)
 //	GET    /_emulator/stats              Stats as JSON (no auth)
@@ -43,7 +44,8 @@
 // answers this one), authorization (`SSWS <token>` or `Bearer <token>`;
 // `DPoP <token>` with a valid proof, see OAuth below; anything else 401
 // E0000011 "Invalid token provided"), an
-// unknown path (404 E0000007), concurrency limit, Latency+Jitter, the rate-limit window, the
+// unknown path (404 E0000007), an access token's scope (listings and the
+// System Log: 403 E0000006), concurrency limit, Latency+Jitter, the rate-limit window, the
 // 5xx fault, body and query validation (400 E0000003 for malformed JSON, 400
 // E0000001 with errorCauses for a missing or bad field or parameter), the
 // user (404 E0000007 "Not found: Resource not found: <id> (User)"), the
@@ -154,6 +156,62 @@
 // only with expand=user. q on app users is a prefix of the login,
 // firstName, lastName or email.
 //
+// # Evidence: timestamps and the System Log
+//
+// The User object carries created, activated, statusChanged, lastUpdated
+// and passwordChanged (RFC 3339 with milliseconds, as Okta; times are the
+// org's clock, Config.Now, cut to the millisecond when stored, so a
+// search with a served value finds exactly what it says). statusChanged
+// moves when the status changes; passwordChanged when the password does
+// (expire_password_with_temp_password, forgot_password_set_new_password,
+// change_password); lastUpdated on every operation that applies, except
+// forgot_password and DELETE sessions, which change nothing of the user
+// (an assumption). passwordChanged is null for a user without a password;
+// credentials.recovery_question.question is the current question (after
+// change_recovery_question, the new one). Org.Times gives the same times.
+//
+// Every applied operation publishes a System Log event (Okta's types):
+//
+//	user.account.expire_password   both expire operations
+//	user.account.reset_password    reset_password
+//	user.account.update_password   change_password, forgot_password_set_new_password
+//	user.session.clear             DELETE sessions
+//
+// change_recovery_question and forgot_password publish none (Okta logs none
+// known). change_password and forgot_password_set_new_password refused by a
+// credential check (403 E0000014) publish their event with outcome FAILURE
+// and the cause as reason (an assumption); other refusals publish nothing.
+// A request that the drop fault closes after applying publishes its event
+// all the same. An event is Okta's LogEvent: uuid (a version 4 UUID from the
+// seeded generator), published (the request's time), eventType, version
+// "0", severity INFO, displayMessage (the emulator's wording, after Okta's
+// catalog), actor (the API token's owner, type User; for an OAuth access
+// token the app: type PublicClientApp, id the client ID), client
+// (userAgent.rawUserAgent, ipAddress), outcome {result, reason},
+// target [{id, type "User", alternateId = login, displayName}],
+// transaction {type "WEB", id = the X-Okta-Request-Id of the request that
+// caused it}, debugContext.debugData {requestId, requestUri, url}. Org.Events
+// lists every event.
+//
+// GET /api/v1/logs shows an event from Config.LogDelay after it is
+// published (the System Log is eventually consistent; default 0). since
+// (inclusive; default until minus 7 days) and until (exclusive) are RFC
+// 3339 timestamps; a query with until is bounded: its pages end, the last
+// one without a next link when it is not full. A query without until is a
+// polling query: it shows every visible event since, and always has a next
+// link (as Okta: follow it later for newer events). limit defaults to 100,
+// at most 1000; sortOrder ASCENDING (default, by published) or DESCENDING;
+// after is the opaque cursor of a next link. filter takes eventType, uuid,
+// published, severity, displayMessage, outcome.result, outcome.reason,
+// actor.id/type/alternateId/displayName, target.id/type/alternateId/
+// displayName (target.id eq "X" matches an event about user X),
+// transaction.id/type and client.ipAddress, with every operator (eq ne sw co
+// ew gt ge lt le pr; published as a timestamp), and/or and parentheses;
+// values compare exactly. q keeps events holding every keyword (ignoring
+// case) in their type, message, outcome, target or actor. A bad filter
+// answers 400 E0000031; a bad since, until, sortOrder, limit or after 400
+// E0000001.
+//
 // # Secrets
 //
 // Every expire_password_with_temp_password issues a fresh 12-character temp
@@ -221,11 +279,12 @@
 //
 // # Rate limits and faults
 //
-// Four buckets are counted: BucketCredentials (the seven POSTs, DELETE
+// Five buckets are counted: BucketCredentials (the seven POSTs, DELETE
 // sessions and GET /api/v1/users: Okta's /api/v1/users bucket, limit
 // Config.PostLimit), BucketUsers (GET /api/v1/users/{id} and /me,
-// GetLimit), BucketGroups (every /api/v1/groups call, GroupLimit) and
-// BucketApps (every /api/v1/apps call, AppLimit), in fixed windows
+// GetLimit), BucketGroups (every /api/v1/groups call, GroupLimit),
+// BucketApps (every /api/v1/apps call, AppLimit) and BucketLogs (GET
+// /api/v1/logs, LogLimit; Okta allows 20-120 a minute), in fixed windows
 // aligned on whole multiples of Config.Window since the Unix epoch. Every
 // answer under /api carries X-Rate-Limit-Limit, -Remaining (Limit minus the
 // window's use) and -Reset (the window's end, epoch seconds rounded up); an
@@ -276,7 +335,14 @@
 // nonce changes silently after every three accepted proofs. An unknown,
 // expired or wrongly presented access token gets 401 E0000011 with
 // `WWW-Authenticate: <scheme> error="invalid_token"`. GET /api/v1/users/me
-// with an access token answers 404 (a service app is no user).
+// with an access token answers 404 (a service app is no user). The listings
+// and the System Log check the token's scopes (the older calls do not):
+// okta.users.read (or .manage) for GET /api/v1/users, okta.groups.read (or
+// .manage) for groups, okta.apps.read (or .manage) for apps,
+// okta.logs.read for the System Log; without it, 403 E0000006 "You do not
+// have permission to perform the requested action" with `WWW-Authenticate:
+// <scheme> error="insufficient_scope", ..., scope="<the scope>"`, not
+// counted.
 // /_emulator/stats counts the token endpoint's requests, issued tokens,
 // nonce challenges and rejected proofs (Stats.Token); AccessTokens lists the
 // issued tokens and ExpireAccessTokens ends them all.

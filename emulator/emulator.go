@@ -19,6 +19,7 @@ const (
 	BucketUsers       = "users"       // GET /api/v1/users/{id} and /me
 	BucketGroups      = "groups"      // GET /api/v1/groups, /groups/{id}, /groups/{id}/users
 	BucketApps        = "apps"        // GET /api/v1/apps/{id}/users
+	BucketLogs        = "logs"        // GET /api/v1/logs (the System Log)
 )
 
 // UnlimitedLimit is the X-Rate-Limit-Limit reported for a bucket without a
@@ -40,6 +41,7 @@ type Config struct {
 	GetLimit           int           // per window for BucketUsers; 0 = unlimited
 	GroupLimit         int           // per window for BucketGroups; 0 = unlimited
 	AppLimit           int           // per window for BucketApps; 0 = unlimited
+	LogLimit           int           // per window for BucketLogs; 0 = unlimited (Okta: 20-120 a minute)
 	Window             time.Duration // default 60s
 	ConcurrencyLimit   int           // 0 = none; see the package documentation
 	RetryAfter         bool          // send Retry-After (seconds) on 429s
@@ -52,7 +54,14 @@ type Config struct {
 	DropRate    float64       // fraction applied, logged with Dropped, then closed without an answer
 	Latency     time.Duration // added before handling
 	Jitter      time.Duration // up to this much more, uniformly
-	Now         func() time.Time
+	// Now is the org's clock (default time.Now): the rate-limit windows,
+	// every timestamp the org serves, the System Log's times.
+	Now func() time.Time
+
+	// LogDelay: a System Log event becomes visible to GET /api/v1/logs
+	// this long after it is published (Okta's log is eventually
+	// consistent).
+	LogDelay time.Duration
 
 	// OAuth 2.0 (POST /oauth2/v1/token; see the package documentation).
 	Clients       []OAuthClient // service apps that may get access tokens
@@ -92,6 +101,9 @@ type Org struct {
 
 	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
 
+	events []*sysEvent // the System Log, in publication order
+	uuids  *rand.Rand  // event UUIDs
+
 	closed    chan struct{} // closed by Close: held requests are let go
 	closeOnce sync.Once
 }
@@ -118,6 +130,7 @@ func New(cfg Config) *Org {
 	o.secrets = rand.New(rand.NewPCG(seed, 0x5ec4e75))
 	o.faults = rand.New(rand.NewPCG(seed, 0xfa0175))
 	meta := rand.New(rand.NewPCG(seed, 0x70ce2))
+	o.uuids = rand.New(rand.NewPCG(seed, 0x10905))
 	o.token = cfg.Token
 	if o.token == "" {
 		o.token = "00" + randomString(meta, 38, alnum+"-_")
@@ -204,6 +217,25 @@ func (o *Org) User(idOrLogin string) (User, bool) {
 		return User{}, false
 	}
 	return u.snapshot(), true
+}
+
+// UserTimes are a user's timestamps, as the User object serves them
+// (milliseconds): a zero Activated or PasswordChanged is served as null.
+type UserTimes struct {
+	Created, Activated, StatusChanged, LastUpdated, PasswordChanged time.Time
+}
+
+// Times returns the timestamps of the user named by an ID, a login or an
+// unambiguous login short name.
+func (o *Org) Times(idOrLogin string) (UserTimes, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.resolve(idOrLogin)
+	if u == nil {
+		return UserTimes{}, false
+	}
+	return UserTimes{Created: u.created, Activated: activatedAt(u), StatusChanged: u.statusChanged,
+		LastUpdated: u.lastUpdated, PasswordChanged: u.passwordChanged}, true
 }
 
 // LastSecret returns the last temp password or reset URL issued to the user

@@ -29,10 +29,14 @@ const (
 	OpGetGroup                       = "getGroup"
 	OpListGroupUsers                 = "listGroupUsers"
 	OpListApplicationUsers           = "listApplicationUsers"
+	OpListLogEvents                  = "listLogEvents"
 )
 
 type route struct {
 	op, method, bucket, ref string
+	// scope: the OAuth scope an access token needs ("" for the calls that
+	// predate scope checks: any token is accepted there).
+	scope string
 }
 
 var subRoutes = map[string]string{
@@ -52,22 +56,24 @@ func parseRoute(r *http.Request) route {
 	get := http.MethodGet
 	switch p {
 	case "/api/v1/users":
-		return route{op: OpListUsers, method: get, bucket: BucketCredentials}
+		return route{op: OpListUsers, method: get, bucket: BucketCredentials, scope: "okta.users.read"}
 	case "/api/v1/groups":
-		return route{op: OpListGroups, method: get, bucket: BucketGroups}
+		return route{op: OpListGroups, method: get, bucket: BucketGroups, scope: "okta.groups.read"}
+	case "/api/v1/logs":
+		return route{op: OpListLogEvents, method: get, bucket: BucketLogs, scope: "okta.logs.read"}
 	}
 	if segs, ref, ok := splitPath(p, "/api/v1/groups/"); ok {
 		switch {
 		case len(segs) == 1:
-			return route{op: OpGetGroup, method: get, bucket: BucketGroups, ref: ref}
+			return route{op: OpGetGroup, method: get, bucket: BucketGroups, ref: ref, scope: "okta.groups.read"}
 		case len(segs) == 2 && segs[1] == "users":
-			return route{op: OpListGroupUsers, method: get, bucket: BucketGroups, ref: ref}
+			return route{op: OpListGroupUsers, method: get, bucket: BucketGroups, ref: ref, scope: "okta.groups.read"}
 		}
 		return route{}
 	}
 	if segs, ref, ok := splitPath(p, "/api/v1/apps/"); ok {
 		if len(segs) == 2 && segs[1] == "users" {
-			return route{op: OpListApplicationUsers, method: get, bucket: BucketApps, ref: ref}
+			return route{op: OpListApplicationUsers, method: get, bucket: BucketApps, ref: ref, scope: "okta.apps.read"}
 		}
 		return route{}
 	}
@@ -168,8 +174,21 @@ type exchange struct {
 	rate *rateInfo
 	now  time.Time
 	// oauth: the request carries an access token from the token
-	// endpoint (a service app's: GET /users/me finds no user).
-	oauth bool
+	// endpoint (a service app's: GET /users/me finds no user), of clientID.
+	oauth    bool
+	clientID string
+}
+
+// hasScope reports whether scopes allow need (okta.X.read): the scope
+// itself, or okta.X.manage.
+func hasScope(scopes []string, need string) bool {
+	manage := strings.TrimSuffix(need, ".read") + ".manage"
+	for _, s := range scopes {
+		if s == need || s == manage {
+			return true
+		}
+	}
+	return false
 }
 
 // ServeHTTP answers one request; see the package documentation.
@@ -219,7 +238,7 @@ func (x *exchange) serve(rt route) {
 		return
 	}
 	auth := o.authorize(r, x.now)
-	x.e.AuthScheme, x.oauth = auth.scheme, auth.oauth
+	x.e.AuthScheme, x.oauth, x.clientID = auth.scheme, auth.oauth, auth.clientID
 	if !auth.ok {
 		x.rate = o.peek(rt.bucket, x.now)
 		if auth.wwwAuth != "" {
@@ -239,6 +258,16 @@ func (x *exchange) serve(rt route) {
 		x.rate = o.peek(rt.bucket, x.now)
 		x.fail(&apiError{status: http.StatusNotFound, code: "E0000007",
 			summary: "Not found: Resource not found: " + r.URL.Path})
+		return
+	}
+
+	if x.oauth && rt.scope != "" && !hasScope(auth.scopes, rt.scope) {
+		x.rate = o.peek(rt.bucket, x.now)
+		x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(
+			`%s error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", scope=%q`,
+			auth.scheme, rt.scope))
+		x.fail(&apiError{status: http.StatusForbidden, code: "E0000006",
+			summary: "You do not have permission to perform the requested action"})
 		return
 	}
 

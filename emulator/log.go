@@ -202,6 +202,8 @@ func (o *Org) limitFor(bucket string) int {
 		return o.cfg.GroupLimit
 	case BucketApps:
 		return o.cfg.AppLimit
+	case BucketLogs:
+		return o.cfg.LogLimit
 	}
 	return 0
 }

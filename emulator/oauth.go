@@ -57,7 +57,8 @@ type clientReg struct {
 type accessToken struct {
 	clientID string
 	expires  time.Time
-	jkt      string // the DPoP key's thumbprint; "" for a Bearer token
+	jkt      string   // the DPoP key's thumbprint; "" for a Bearer token
+	scopes   []string // the scopes granted to this token
 }
 
 // authState is the OAuth side of the org: registered clients, issued
@@ -330,7 +331,7 @@ func (o *Org) issueToken(r *http.Request, now time.Time) (*tokenBody, *oauthErro
 		return nil, invalidClient("The client_assertion token has already been used.")
 	}
 	tok := randomString(a.rng, 48, alnum+"-_")
-	a.tokens[tok] = &accessToken{clientID: id, expires: now.Add(a.lifetime), jkt: jkt}
+	a.tokens[tok] = &accessToken{clientID: id, expires: now.Add(a.lifetime), jkt: jkt, scopes: scope}
 	a.issued = append(a.issued, tok)
 	a.tokensIssued++
 	typ := "Bearer"
@@ -437,6 +438,9 @@ type authResult struct {
 	scheme string // SSWS, Bearer, DPoP or "" (never the header itself)
 	ok     bool
 	oauth  bool // an access token from the token endpoint: it has no user
+	// For an access token: its client and scopes.
+	clientID string
+	scopes   []string
 	// When !ok: the answer. bare answers carry no body (DPoP proof errors).
 	status  int
 	bare    bool
@@ -487,7 +491,7 @@ func (o *Org) authorize(r *http.Request, now time.Time) authResult {
 	case res.scheme == "DPoP" && tok.jkt == "":
 		return invalid("The access token is not DPoP-bound.")
 	}
-	res.oauth = true
+	res.oauth, res.clientID, res.scopes = true, tok.clientID, tok.scopes
 	if res.scheme == "Bearer" {
 		res.ok = true
 		return res

@@ -148,6 +148,8 @@ func (x *exchange) handle(rt route) result {
 		return x.listGroupUsers(rt.ref)
 	case OpListApplicationUsers:
 		return x.listAppUsers(rt.ref)
+	case OpListLogEvents:
+		return x.listLogEvents()
 	}
 	p, ae := x.readParams(rt.op)
 	o := x.o
@@ -192,11 +194,24 @@ func (x *exchange) handle(rt route) result {
 	}
 	applied := func() {
 		x.e.Applied = true
-		u.lastUpdated = now
+		if rt.op != OpForgotPassword && rt.op != OpRevokeUserSessions {
+			u.lastUpdated = now // the user object changed (status or credentials)
+		}
 		if p.revokeSessions {
 			u.sessionsRevoked++
 			x.e.RevokedSessions = true
 		}
+		if et := eventTypes[rt.op]; et != "" {
+			x.publish(et, "SUCCESS", "", u)
+		}
+	}
+	// refused: a credential check failed; the operations that publish an
+	// event publish it with outcome FAILURE.
+	refused := func(cause string) result {
+		if et := eventTypes[rt.op]; et != "" {
+			x.publish(et, "FAILURE", cause, u)
+		}
+		return result{err: errCredentials(cause)}
 	}
 	issueLink := func() result {
 		token := randomString(o.secrets, 20, alnum)
@@ -236,7 +251,7 @@ func (x *exchange) handle(rt route) result {
 		return issueLink()
 	case OpForgotPasswordSetNewPassword:
 		if !strings.EqualFold(strings.TrimSpace(*p.creds.RecoveryQuestion.Answer), u.RecoveryAnswer) {
-			return result{err: errCredentials("The recovery question answer did not match our records.")}
+			return refused("The recovery question answer did not match our records.")
 		}
 		setPassword(*p.creds.Password.Value)
 		setStatus(StatusActive)
@@ -245,14 +260,14 @@ func (x *exchange) handle(rt route) result {
 	case OpChangePassword:
 		oldPw, newPw := *p.change.OldPassword.Value, *p.change.NewPassword.Value
 		if oldPw != u.Password {
-			return result{err: errCredentials("Old Password is not correct")}
+			return refused("Old Password is not correct")
 		}
 		if p.strict {
 			if newPw == oldPw {
-				return result{err: errCredentials("Password has been used too recently")}
+				return refused("Password has been used too recently")
 			}
 			if len(newPw) < 8 {
-				return result{err: errCredentials("Password requirements were not met. Password requirements: at least 8 characters.")}
+				return refused("Password requirements were not met. Password requirements: at least 8 characters.")
 			}
 		}
 		setPassword(newPw)
@@ -263,7 +278,7 @@ func (x *exchange) handle(rt route) result {
 		return result{status: http.StatusOK, body: credentialsBody(u)}
 	case OpChangeRecoveryQuestion:
 		if *p.creds.Password.Value != u.Password {
-			return result{err: errCredentials("Password is not correct")}
+			return refused("Password is not correct")
 		}
 		u.RecoveryQuestion = *p.creds.RecoveryQuestion.Question
 		u.RecoveryAnswer = *p.creds.RecoveryQuestion.Answer

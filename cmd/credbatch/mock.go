@@ -19,7 +19,8 @@ type mockOpts struct {
 	users                               int
 	seed                                int64
 	postLimit, getLimit, concurrency    int
-	groupLimit, appLimit                int
+	groupLimit, appLimit, logLimit      int
+	logDelay                            time.Duration
 	window, latency, jitter             time.Duration
 	fail5xx, drop                       float64
 	retryAfter, retryAfterDate          bool
@@ -50,6 +51,8 @@ Use it with:  OKTA_CLIENT_TOKEN=$(cat TOKENFILE) credbatch run --org-url URL …
 	f.IntVar(&o.getLimit, "get-limit", 0, "GET /api/v1/users/{id} requests per window (0 = unlimited)")
 	f.IntVar(&o.groupLimit, "group-limit", 0, "/api/v1/groups requests per window (0 = unlimited)")
 	f.IntVar(&o.appLimit, "app-limit", 0, "/api/v1/apps requests per window (0 = unlimited)")
+	f.IntVar(&o.logLimit, "log-limit", 0, "/api/v1/logs (System Log) requests per window (0 = unlimited; Okta: 20-120 a minute)")
+	f.DurationVar(&o.logDelay, "log-delay", 0, "how long a System Log event takes to become visible to GET /api/v1/logs")
 	f.DurationVar(&o.window, "window", time.Minute, "rate-limit window")
 	f.IntVar(&o.concurrency, "concurrency", 0, "concurrent requests before a concurrency 429 (0 = no limit)")
 	f.BoolVar(&o.retryAfter, "retry-after", false, "send Retry-After (seconds) on 429s")
@@ -73,7 +76,8 @@ func runMock(e *env, o *mockOpts) error {
 	}
 	cfg := emulator.Config{
 		Seed: o.seed, Users: o.users,
-		PostLimit: o.postLimit, GetLimit: o.getLimit, GroupLimit: o.groupLimit, AppLimit: o.appLimit, Window: o.window,
+		PostLimit: o.postLimit, GetLimit: o.getLimit, GroupLimit: o.groupLimit, AppLimit: o.appLimit,
+		LogLimit: o.logLimit, LogDelay: o.logDelay, Window: o.window,
 		ConcurrencyLimit: o.concurrency, RetryAfter: o.retryAfter, RetryAfterHTTPDate: o.retryAfterDate,
 		RepeatRateHeaders: o.repeatHeaders, OmitDate: o.omitDate,
 		Fail5xxRate: o.fail5xx, DropRate: o.drop, Latency: o.latency, Jitter: o.jitter,
