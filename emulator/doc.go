@@ -298,6 +298,20 @@
 // is applied; a drop applies the request (whatever its outcome), logs it
 // with Dropped and closes the connection without an answer.
 //
+// The neighbour (Config.Neighbour, NeighbourSchedule, Org.SetNeighbour;
+// `credbatch mock --neighbour R`) is another integration of the org using
+// BucketCredentials without sending anything: R requests a second, a step
+// function of the org's clock (from its creation; a schedule changes the
+// rate at given times, SetNeighbour from now on, 0 stops it). Its use is
+// computed when a window is looked at, from the time elapsed in it — no
+// goroutine, exact under a fake clock: each of its requests takes room
+// left in the window (counted in Remaining and against the limit, so
+// clients meet 429s it causes), and those that find none are its own 429s.
+// WindowStat.Neighbour and NeighbourRejected count them; MaxShare and the
+// other figures count everyone's use (Used + Neighbour). Windows and peeks
+// of the credential bucket bring the neighbour's count up to now; a window
+// that no client request or peek touched is not listed.
+//
 // Org.Close lets go of every request held in a Latency wait (they end
 // without an answer), so a server serving the Org can always shut down
 // quickly: tests register t.Cleanup(org.Close) after t.Cleanup(srv.Close).

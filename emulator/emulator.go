@@ -58,6 +58,14 @@ type Config struct {
 	// every timestamp the org serves, the System Log's times.
 	Now func() time.Time
 
+	// Neighbour: another integration's requests per second, counted in
+	// BucketCredentials from the org's creation (by its clock) though no
+	// client sends them; NeighbourSchedule changes the rate at given times
+	// (bursts, a stop); Org.SetNeighbour changes it from now on. See the
+	// package documentation.
+	Neighbour         float64
+	NeighbourSchedule []NeighbourStep
+
 	// LogDelay: a System Log event becomes visible to GET /api/v1/logs
 	// this long after it is published (Okta's log is eventually
 	// consistent).
@@ -101,8 +109,9 @@ type Org struct {
 
 	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
 
-	events []*sysEvent // the System Log, in publication order
-	uuids  *rand.Rand  // event UUIDs
+	events    []*sysEvent     // the System Log, in publication order
+	neighbour []neighbourStep // the neighbour's rate, a step function of time
+	uuids     *rand.Rand      // event UUIDs
 
 	closed    chan struct{} // closed by Close: held requests are let go
 	closeOnce sync.Once
@@ -169,6 +178,7 @@ func New(cfg Config) *Org {
 	sort.Slice(o.sorted, func(i, j int) bool { return o.sorted[i].ID < o.sorted[j].ID })
 	o.buildDirectory(cfg, created)
 	o.windows = make(map[windowKey]*WindowStat)
+	o.initNeighbour(cfg, o.now())
 	o.auth = newAuthState(cfg)
 	return o
 }

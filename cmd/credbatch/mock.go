@@ -22,7 +22,7 @@ type mockOpts struct {
 	groupLimit, appLimit, logLimit      int
 	logDelay                            time.Duration
 	window, latency, jitter             time.Duration
-	fail5xx, drop                       float64
+	fail5xx, drop, neighbour            float64
 	retryAfter, retryAfterDate          bool
 	repeatHeaders, omitDate             bool
 }
@@ -61,12 +61,16 @@ Use it with:  OKTA_CLIENT_TOKEN=$(cat TOKENFILE) credbatch run --org-url URL …
 	f.BoolVar(&o.omitDate, "omit-date", false, "send no Date header")
 	f.Float64Var(&o.fail5xx, "fail-5xx", 0, "share of credential requests answered 5xx before applying")
 	f.Float64Var(&o.drop, "drop", 0, "share of credential requests applied, then dropped without an answer")
+	f.Float64Var(&o.neighbour, "neighbour", 0, "requests per second of another integration, counted in the /api/v1/users bucket though nobody sends them")
 	f.DurationVar(&o.latency, "latency", 0, "added latency per request")
 	f.DurationVar(&o.jitter, "jitter", 0, "random extra latency up to this")
 	return c
 }
 
 func runMock(e *env, o *mockOpts) error {
+	if o.neighbour < 0 {
+		return usagef("e.g. --neighbour 6", "--neighbour %v: a rate cannot be negative", o.neighbour)
+	}
 	host, _, err := net.SplitHostPort(o.addr)
 	if err != nil {
 		return usagef("e.g. --addr 127.0.0.1:8089", "--addr %q: %v", o.addr, err)
@@ -80,7 +84,7 @@ func runMock(e *env, o *mockOpts) error {
 		LogLimit: o.logLimit, LogDelay: o.logDelay, Window: o.window,
 		ConcurrencyLimit: o.concurrency, RetryAfter: o.retryAfter, RetryAfterHTTPDate: o.retryAfterDate,
 		RepeatRateHeaders: o.repeatHeaders, OmitDate: o.omitDate,
-		Fail5xxRate: o.fail5xx, DropRate: o.drop, Latency: o.latency, Jitter: o.jitter,
+		Fail5xxRate: o.fail5xx, DropRate: o.drop, Latency: o.latency, Jitter: o.jitter, Neighbour: o.neighbour,
 	}
 	if o.usersFile != "" {
 		f, err := os.Open(o.usersFile)
