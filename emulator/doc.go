@@ -187,7 +187,7 @@
 // "0", severity INFO, displayMessage (the emulator's wording, after Okta's
 // catalog), actor (the API token's owner, type User; for an OAuth access
 // token the app: type PublicClientApp, id the client ID), client
-// (userAgent.rawUserAgent, ipAddress), outcome {result, reason},
+// (userAgent.rawUserAgent), outcome {result, reason},
 // target [{id, type "User", alternateId = login, displayName}],
 // transaction {type "WEB", id = the X-Okta-Request-Id of the request that
 // caused it}, debugContext.debugData {requestId, requestUri, url}. Org.Events
@@ -195,9 +195,10 @@
 //
 // GET /api/v1/logs shows an event from Config.LogDelay after it is
 // published (the System Log is eventually consistent; default 0). since
-// (inclusive; default until minus 7 days) and until (exclusive) are RFC
-// 3339 timestamps; a query with until is bounded: its pages end, the last
-// one without a next link when it is not full. A query without until is a
+// (inclusive; default until minus 7 days) and until (exclusive; which
+// bound includes is an assumption) are RFC 3339 timestamps; a query with
+// until is bounded: its pages end, the last one without a next link when
+// it is not full. A query without until is a
 // polling query: it shows every visible event since, and always has a next
 // link (as Okta: follow it later for newer events). limit defaults to 100,
 // at most 1000; sortOrder ASCENDING (default, by published) or DESCENDING;
@@ -205,7 +206,7 @@
 // published, severity, displayMessage, outcome.result, outcome.reason,
 // actor.id/type/alternateId/displayName, target.id/type/alternateId/
 // displayName (target.id eq "X" matches an event about user X),
-// transaction.id/type and client.ipAddress, with every operator (eq ne sw co
+// transaction.id and transaction.type, with every operator (eq ne sw co
 // ew gt ge lt le pr; published as a timestamp), and/or and parentheses;
 // values compare exactly. q keeps events holding every keyword (ignoring
 // case) in their type, message, outcome, target or actor. A bad filter

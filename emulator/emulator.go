@@ -109,9 +109,9 @@ type Org struct {
 
 	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
 
-	events    []*sysEvent     // the System Log, in publication order
+	events    []sysEvent      // the System Log, in publication order
 	neighbour []neighbourStep // the neighbour's rate, a step function of time
-	uuids     *rand.Rand      // event UUIDs
+	uuidSeed  uint64          // event UUIDs derive from it
 
 	closed    chan struct{} // closed by Close: held requests are let go
 	closeOnce sync.Once
@@ -139,7 +139,7 @@ func New(cfg Config) *Org {
 	o.secrets = rand.New(rand.NewPCG(seed, 0x5ec4e75))
 	o.faults = rand.New(rand.NewPCG(seed, 0xfa0175))
 	meta := rand.New(rand.NewPCG(seed, 0x70ce2))
-	o.uuids = rand.New(rand.NewPCG(seed, 0x10905))
+	o.uuidSeed = rand.New(rand.NewPCG(seed, 0x10905)).Uint64()
 	o.token = cfg.Token
 	if o.token == "" {
 		o.token = "00" + randomString(meta, 38, alnum+"-_")

@@ -179,18 +179,6 @@ type exchange struct {
 	clientID string
 }
 
-// hasScope reports whether scopes allow need (okta.X.read): the scope
-// itself, or okta.X.manage.
-func hasScope(scopes []string, need string) bool {
-	manage := strings.TrimSuffix(need, ".read") + ".manage"
-	for _, s := range scopes {
-		if s == need || s == manage {
-			return true
-		}
-	}
-	return false
-}
-
 // ServeHTTP answers one request; see the package documentation.
 func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"sort"
@@ -57,12 +58,25 @@ type Event struct {
 	ActorID       string    `json:"actorId"`       // the token's owner, or the OAuth app's client ID
 }
 
+// sysEvent is an event as the org keeps it: small, with no allocation of
+// its own (a million-row run publishes a million events); the rest is
+// derived when it is shown.
 type sysEvent struct {
-	Event
-	seq                                          int
-	targetName                                   string
-	actorType, actorLogin, actorName             string
-	method, path, userAgent, ipAddress, severity string
+	published time.Time
+	seq       int    // 1, 2, ... in publication order
+	eventType string // one of the Event* constants
+	failed    bool   // outcome FAILURE (else SUCCESS)
+	reason    string // a FAILURE's cause
+	u         *userState
+	logIdx    int    // the causing request's entry in the request log
+	clientID  string // the OAuth app that sent it; "" for the API token's owner
+}
+
+func (e *sysEvent) result() string {
+	if e.failed {
+		return "FAILURE"
+	}
+	return "SUCCESS"
 }
 
 // Events returns the System Log, every event (visible or not yet), in
@@ -71,8 +85,11 @@ func (o *Org) Events() []Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := make([]Event, len(o.events))
-	for i, e := range o.events {
-		out[i] = e.Event
+	for i := range o.events {
+		e := &o.events[i]
+		out[i] = Event{UUID: o.eventUUID(e.seq), Published: e.published, Visible: e.published.Add(o.cfg.LogDelay),
+			EventType: e.eventType, Result: e.result(), Reason: e.reason, TargetID: e.u.ID, TargetLogin: e.u.Login,
+			TransactionID: o.log[e.logIdx].RequestID, ActorID: o.actor(e).ID}
 	}
 	return out
 }
@@ -81,40 +98,47 @@ func (o *Org) Events() []Event {
 // caller holds o.mu.
 func (x *exchange) publish(eventType, result, reason string, u *userState) {
 	o := x.o
-	now := x.now.UTC().Truncate(time.Millisecond)
-	b := make([]byte, 16)
-	for i := range b {
-		b[i] = byte(o.uuids.Uint32())
-	}
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80 // a version 4 UUID
-	e := &sysEvent{
-		Event: Event{
-			UUID:      fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]),
-			Published: now, Visible: now.Add(o.cfg.LogDelay),
-			EventType: eventType, Result: result, Reason: reason,
-			TargetID: u.ID, TargetLogin: u.Login, TransactionID: x.e.RequestID,
-		},
-		seq:        len(o.events) + 1,
-		targetName: strings.TrimSpace(u.FirstName + " " + u.LastName),
-		method:     x.r.Method, path: x.r.URL.Path, userAgent: x.r.UserAgent(), severity: "INFO",
-	}
-	if host, _, ok := strings.Cut(x.r.RemoteAddr, ":"); ok {
-		e.ipAddress = host
-	}
-	switch {
-	case x.oauth:
-		e.ActorID, e.actorType, e.actorLogin, e.actorName = x.clientID, "PublicClientApp", x.clientID, x.clientID
-	case len(o.users) > 0:
-		a := o.users[0] // the API token's owner
-		e.ActorID, e.actorType, e.actorLogin = a.ID, "User", a.Login
-		e.actorName = strings.TrimSpace(a.FirstName + " " + a.LastName)
-	}
-	o.events = append(o.events, e)
+	o.events = append(o.events, sysEvent{
+		published: x.now.UTC().Truncate(time.Millisecond), seq: len(o.events) + 1,
+		eventType: eventType, failed: result == "FAILURE", reason: reason,
+		u: u, logIdx: x.idx, clientID: x.clientID,
+	})
 }
+
+// eventUUID is event seq's uuid: a version 4 UUID drawn from the seed.
+func (o *Org) eventUUID(seq int) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], splitmix(o.uuidSeed+2*uint64(seq)))
+	binary.BigEndian.PutUint64(b[8:], splitmix(o.uuidSeed+2*uint64(seq)+1))
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// actor is who sent the event's request: the API token's owner (a User)
+// or the OAuth app. The caller holds o.mu.
+func (o *Org) actor(e *sysEvent) logActorJSON {
+	if e.clientID != "" {
+		return logActorJSON{ID: e.clientID, Type: "PublicClientApp", AlternateID: e.clientID, DisplayName: e.clientID}
+	}
+	if len(o.users) == 0 {
+		return logActorJSON{}
+	}
+	a := o.users[0]
+	return logActorJSON{ID: a.ID, Type: "User", AlternateID: a.Login, DisplayName: displayName(a)}
+}
+
+func displayName(u *userState) string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 
 // key orders events: by publication, then by sequence.
 func (e *sysEvent) key() string {
-	return fmt.Sprintf("%d_%d", e.Published.UnixNano(), e.seq)
+	return fmt.Sprintf("%d_%d", e.published.UnixNano(), e.seq)
 }
 
 func parseEventKey(s string) (ns int64, seq int, ok bool) {
@@ -129,66 +153,67 @@ func parseEventKey(s string) (ns int64, seq int, ok bool) {
 
 // before reports whether e comes before the event with key (ns, seq).
 func (e *sysEvent) before(ns int64, seq int) bool {
-	p := e.Published.UnixNano()
+	p := e.published.UnixNano()
 	return p < ns || p == ns && e.seq < seq
 }
 
 // after reports whether e comes after the event with key (ns, seq).
 func (e *sysEvent) after(ns int64, seq int) bool {
-	p := e.Published.UnixNano()
+	p := e.published.UnixNano()
 	return p > ns || p == ns && e.seq > seq
 }
 
-// eventAttr gives eval the event's attributes (filter).
-func eventAttr(e *sysEvent) func(string) []any {
+// eventAttr gives eval the event's attributes (filter). The caller holds
+// o.mu.
+func (o *Org) eventAttr(e *sysEvent) func(string) []any {
 	return func(attr string) []any {
+		var v string
 		switch attr {
-		case "eventType":
-			return []any{e.EventType}
-		case "uuid":
-			return []any{e.UUID}
 		case "published":
-			return []any{e.Published}
+			return []any{e.published}
+		case "eventType":
+			v = e.eventType
+		case "uuid":
+			v = o.eventUUID(e.seq)
 		case "severity":
-			return []any{e.severity}
+			v = "INFO"
 		case "displayMessage":
-			return []any{displayMessages[e.EventType]}
+			v = displayMessages[e.eventType]
 		case "outcome.result":
-			return []any{e.Result}
+			v = e.result()
 		case "outcome.reason":
-			return []any{e.Reason}
+			v = e.reason
 		case "actor.id":
-			return []any{e.ActorID}
+			v = o.actor(e).ID
 		case "actor.type":
-			return []any{e.actorType}
+			v = o.actor(e).Type
 		case "actor.alternateId":
-			return []any{e.actorLogin}
+			v = o.actor(e).AlternateID
 		case "actor.displayName":
-			return []any{e.actorName}
+			v = o.actor(e).DisplayName
 		case "target.id":
-			return []any{e.TargetID}
+			v = e.u.ID
 		case "target.type":
-			return []any{"User"}
+			v = "User"
 		case "target.alternateId":
-			return []any{e.TargetLogin}
+			v = e.u.Login
 		case "target.displayName":
-			return []any{e.targetName}
+			v = displayName(e.u)
 		case "transaction.id":
-			return []any{e.TransactionID}
+			v = o.log[e.logIdx].RequestID
 		case "transaction.type":
-			return []any{"WEB"}
-		case "client.ipAddress":
-			return []any{e.ipAddress}
+			v = "WEB"
+		default:
+			return nil
 		}
-		return nil
+		return []any{v}
 	}
 }
 
 var logAttrs = map[string]bool{"eventType": true, "uuid": true, "published": true, "severity": true,
 	"displayMessage": true, "outcome.result": true, "outcome.reason": true, "actor.id": true, "actor.type": true,
 	"actor.alternateId": true, "actor.displayName": true, "target.id": true, "target.type": true,
-	"target.alternateId": true, "target.displayName": true, "transaction.id": true, "transaction.type": true,
-	"client.ipAddress": true}
+	"target.alternateId": true, "target.displayName": true, "transaction.id": true, "transaction.type": true}
 
 // logFilter is the `filter` of GET /api/v1/logs: the attributes above,
 // every operator; values compare exactly.
@@ -260,32 +285,33 @@ func (x *exchange) listLogEvents() result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var sel []*sysEvent
-	for _, ev := range o.events {
+	for i := range o.events {
+		ev := &o.events[i]
 		switch {
-		case ev.Visible.After(x.now), ev.Published.Before(since), bounded && !ev.Published.Before(until):
+		case ev.published.Add(o.cfg.LogDelay).After(x.now), ev.published.Before(since), bounded && !ev.published.Before(until):
 			continue // not yet visible, or outside [since, until) (a polling query: until now)
 		case hasAfter && desc && !ev.before(afterNS, afterSeq):
 			continue // DESCENDING: only events before the cursor
 		case hasAfter && !desc && !ev.after(afterNS, afterSeq):
 			continue // ASCENDING: only events after the cursor
 		}
-		if e != nil && !e.eval(eventAttr(ev), logFilter.fold) || !hasKeywords(ev, keywords) {
+		if e != nil && !e.eval(o.eventAttr(ev), logFilter.fold) || !o.hasKeywords(ev, keywords) {
 			continue
 		}
 		sel = append(sel, ev)
 	}
 	sort.Slice(sel, func(i, j int) bool {
 		if desc {
-			return sel[j].before(sel[i].Published.UnixNano(), sel[i].seq)
+			return sel[j].before(sel[i].published.UnixNano(), sel[i].seq)
 		}
-		return sel[i].before(sel[j].Published.UnixNano(), sel[j].seq)
+		return sel[i].before(sel[j].published.UnixNano(), sel[j].seq)
 	})
 	page := []logEventJSON{}
 	for _, ev := range sel {
 		if len(page) == limit {
 			break
 		}
-		page = append(page, x.eventBody(ev))
+		page = append(page, o.eventBody(ev))
 	}
 	next := ""
 	switch {
@@ -302,12 +328,13 @@ func (x *exchange) listLogEvents() result {
 	return result{status: http.StatusOK, body: page, links: x.pageLinks(next)}
 }
 
-func hasKeywords(e *sysEvent, keywords []string) bool {
+func (o *Org) hasKeywords(e *sysEvent, keywords []string) bool {
 	if len(keywords) == 0 {
 		return true
 	}
-	text := strings.ToLower(strings.Join([]string{e.EventType, displayMessages[e.EventType], e.Result, e.Reason,
-		e.TargetID, e.TargetLogin, e.targetName, e.ActorID, e.actorLogin, e.actorName}, " "))
+	a := o.actor(e)
+	text := strings.ToLower(strings.Join([]string{e.eventType, displayMessages[e.eventType], e.result(), e.reason,
+		e.u.ID, e.u.Login, displayName(e.u), a.ID, a.AlternateID, a.DisplayName}, " "))
 	for _, k := range keywords {
 		if !strings.Contains(text, k) {
 			return false
@@ -340,7 +367,6 @@ type logUserAgentJSON struct {
 
 type logClientJSON struct {
 	UserAgent logUserAgentJSON `json:"userAgent"`
-	IPAddress string           `json:"ipAddress"`
 }
 
 type logDebugContextJSON struct {
@@ -363,16 +389,18 @@ type logEventJSON struct {
 	DebugContext   logDebugContextJSON `json:"debugContext"`
 }
 
-func (x *exchange) eventBody(e *sysEvent) logEventJSON {
+// eventBody is the event as Okta's LogEvent. The caller holds o.mu.
+func (o *Org) eventBody(e *sysEvent) logEventJSON {
+	le := o.log[e.logIdx]
 	return logEventJSON{
-		UUID: e.UUID, Published: stamp(e.Published), EventType: e.EventType, Version: "0", Severity: e.severity,
-		DisplayMessage: displayMessages[e.EventType],
-		Actor:          logActorJSON{ID: e.ActorID, Type: e.actorType, AlternateID: e.actorLogin, DisplayName: e.actorName},
-		Client:         logClientJSON{UserAgent: logUserAgentJSON{RawUserAgent: e.userAgent}, IPAddress: e.ipAddress},
-		Outcome:        logOutcomeJSON{Result: e.Result, Reason: e.Reason},
-		Target:         []logActorJSON{{ID: e.TargetID, Type: "User", AlternateID: e.TargetLogin, DisplayName: e.targetName}},
-		Transaction:    logTransactionJSON{Type: "WEB", ID: e.TransactionID, Detail: map[string]any{}},
-		DebugContext: logDebugContextJSON{DebugData: map[string]any{"requestId": e.TransactionID,
-			"requestUri": e.path, "url": e.path}},
+		UUID: o.eventUUID(e.seq), Published: stamp(e.published), EventType: e.eventType, Version: "0", Severity: "INFO",
+		DisplayMessage: displayMessages[e.eventType],
+		Actor:          o.actor(e),
+		Client:         logClientJSON{UserAgent: logUserAgentJSON{RawUserAgent: le.UserAgent}},
+		Outcome:        logOutcomeJSON{Result: e.result(), Reason: e.reason},
+		Target:         []logActorJSON{{ID: e.u.ID, Type: "User", AlternateID: e.u.Login, DisplayName: displayName(e.u)}},
+		Transaction:    logTransactionJSON{Type: "WEB", ID: le.RequestID, Detail: map[string]any{}},
+		DebugContext: logDebugContextJSON{DebugData: map[string]any{"requestId": le.RequestID,
+			"requestUri": le.Path, "url": le.Path}},
 	}
 }

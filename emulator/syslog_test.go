@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func iso(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
@@ -119,6 +122,13 @@ func TestSystemLogQuery(t *testing.T) {
 	end := start.Add(12 * time.Second)
 	e.clk.Set(end.Add(time.Minute))
 	all := e.org.Events()
+	seen := map[string]bool{}
+	for _, ev := range all {
+		if !uuidV4.MatchString(ev.UUID) || seen[ev.UUID] {
+			t.Errorf("uuid %q: not a version 4 UUID, or used twice", ev.UUID)
+		}
+		seen[ev.UUID] = true
+	}
 	pick := func(keep func(Event) bool) []string {
 		var out []string
 		for _, ev := range all {
