@@ -2,8 +2,11 @@ package emulator
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +15,11 @@ import (
 
 // Bucket names, as WindowStat and Stats report them.
 const (
-	BucketCredentials = "credentials" // the seven POSTs and DELETE sessions
+	BucketCredentials = "credentials" // the seven POSTs, DELETE sessions and GET /api/v1/users (Okta's /api/v1/users bucket)
 	BucketUsers       = "users"       // GET /api/v1/users/{id} and /me
+	BucketGroups      = "groups"      // GET /api/v1/groups, /groups/{id}, /groups/{id}/users
+	BucketApps        = "apps"        // GET /api/v1/apps/{id}/users
+	BucketLogs        = "logs"        // GET /api/v1/logs (the System Log)
 )
 
 // UnlimitedLimit is the X-Rate-Limit-Limit reported for a bucket without a
@@ -23,14 +29,19 @@ const UnlimitedLimit = 10000
 // Config sets up an Org. The zero value (but for Seed) is a 100-user org with
 // no limits and no faults.
 type Config struct {
-	Seed     int64  // drives user generation, the derived token, secrets, faults
-	Users    int    // number of generated users (ignored when UserList != nil); default 100
-	UserList []User // explicit users (e.g. from LoadUsers); UserList[0] is the token's owner
-	Token    string // the accepted API token (SSWS or Bearer); if empty, derived from Seed (40 chars)
+	Seed     int64   // drives user generation, the derived token, secrets, faults
+	Users    int     // number of generated users (ignored when UserList != nil); default 100
+	UserList []User  // explicit users (e.g. from LoadUsers); UserList[0] is the token's owner
+	Groups   []Group // declared groups (e.g. from LoadDirectory); users' references make the others
+	Apps     []App   // declared apps (e.g. from LoadDirectory); users' references make the others
+	Token    string  // the accepted API token (SSWS or Bearer); if empty, derived from Seed (40 chars)
 
 	// Rate limits: fixed windows per bucket aligned on whole epoch multiples of Window.
 	PostLimit          int           // per window for BucketCredentials; 0 = unlimited
 	GetLimit           int           // per window for BucketUsers; 0 = unlimited
+	GroupLimit         int           // per window for BucketGroups; 0 = unlimited
+	AppLimit           int           // per window for BucketApps; 0 = unlimited
+	LogLimit           int           // per window for BucketLogs; 0 = unlimited (Okta: 20-120 a minute)
 	Window             time.Duration // default 60s
 	ConcurrencyLimit   int           // 0 = none; see the package documentation
 	RetryAfter         bool          // send Retry-After (seconds) on 429s
@@ -43,7 +54,22 @@ type Config struct {
 	DropRate    float64       // fraction applied, logged with Dropped, then closed without an answer
 	Latency     time.Duration // added before handling
 	Jitter      time.Duration // up to this much more, uniformly
-	Now         func() time.Time
+	// Now is the org's clock (default time.Now): the rate-limit windows,
+	// every timestamp the org serves, the System Log's times.
+	Now func() time.Time
+
+	// Neighbour: another integration's requests per second, counted in
+	// BucketCredentials from the org's creation (by its clock) though no
+	// client sends them; NeighbourSchedule changes the rate at given times
+	// (bursts, a stop); Org.SetNeighbour changes it from now on. See the
+	// package documentation.
+	Neighbour         float64
+	NeighbourSchedule []NeighbourStep
+
+	// LogDelay: a System Log event becomes visible to GET /api/v1/logs
+	// this long after it is published (Okta's log is eventually
+	// consistent).
+	LogDelay time.Duration
 
 	// OAuth 2.0 (POST /oauth2/v1/token; see the package documentation).
 	Clients       []OAuthClient // service apps that may get access tokens
@@ -64,7 +90,12 @@ type Org struct {
 	reqN   atomic.Uint64
 
 	mu                  sync.Mutex
-	users               []*userState
+	users               []*userState  // creation order
+	sorted              []*userState  // by ID: the order of every user listing
+	groups              []*groupState // by ID
+	groupByID           map[string]*groupState
+	apps                []*appState // by ID
+	appByID             map[string]*appState
 	byID                map[string]*userState
 	byLogin             map[string]*userState   // lower-cased login
 	byShort             map[string][]*userState // lower-cased short name
@@ -77,6 +108,13 @@ type Org struct {
 	concurrencyRejected int
 
 	auth *authState // OAuth clients, access tokens, DPoP state (own lock)
+
+	events    []sysEvent      // the System Log, in publication order
+	neighbour []neighbourStep // the neighbour's rate, a step function of time
+	uuidSeed  uint64          // event UUIDs derive from it
+
+	closed    chan struct{} // closed by Close: held requests are let go
+	closeOnce sync.Once
 }
 
 type userState struct {
@@ -90,7 +128,7 @@ type userState struct {
 
 // New builds an Org from cfg.
 func New(cfg Config) *Org {
-	o := &Org{cfg: cfg, now: cfg.Now, window: cfg.Window}
+	o := &Org{cfg: cfg, now: cfg.Now, window: cfg.Window, closed: make(chan struct{})}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -101,6 +139,7 @@ func New(cfg Config) *Org {
 	o.secrets = rand.New(rand.NewPCG(seed, 0x5ec4e75))
 	o.faults = rand.New(rand.NewPCG(seed, 0xfa0175))
 	meta := rand.New(rand.NewPCG(seed, 0x70ce2))
+	o.uuidSeed = rand.New(rand.NewPCG(seed, 0x10905)).Uint64()
 	o.token = cfg.Token
 	if o.token == "" {
 		o.token = "00" + randomString(meta, 38, alnum+"-_")
@@ -135,9 +174,24 @@ func New(cfg Config) *Org {
 		short := strings.ToLower(shortName(u.Login))
 		o.byShort[short] = append(o.byShort[short], s)
 	}
+	o.sorted = slices.Clone(o.users)
+	sort.Slice(o.sorted, func(i, j int) bool { return o.sorted[i].ID < o.sorted[j].ID })
+	o.buildDirectory(cfg, created)
 	o.windows = make(map[windowKey]*WindowStat)
+	o.initNeighbour(cfg, o.now())
 	o.auth = newAuthState(cfg)
 	return o
+}
+
+// Close lets go every request the Org is holding in a Latency wait, and
+// every later request that would wait ends at once: a server that serves
+// the Org can then shut down at once, whatever its Latency. Such requests
+// end without an answer (their log entries keep Status 0); requests without
+// a wait are answered as before. Close is idempotent. Close the Org before
+// the server (with httptest: register t.Cleanup(org.Close) after
+// t.Cleanup(srv.Close), so that it runs first).
+func (o *Org) Close() {
+	o.closeOnce.Do(func() { close(o.closed) })
 }
 
 // Token returns the accepted API token.
@@ -149,9 +203,18 @@ func (o *Org) Users() []User {
 	defer o.mu.Unlock()
 	out := make([]User, len(o.users))
 	for i, u := range o.users {
-		out[i] = u.User
+		out[i] = u.snapshot()
 	}
 	return out
+}
+
+// snapshot copies the user, slices and map included. The caller holds o.mu.
+func (u *userState) snapshot() User {
+	c := u.User
+	c.Profile = maps.Clone(u.Profile)
+	c.Groups = slices.Clone(u.Groups)
+	c.Apps = slices.Clone(u.Apps)
+	return c
 }
 
 // User returns the current state of the user named by an ID, a login or an
@@ -163,7 +226,26 @@ func (o *Org) User(idOrLogin string) (User, bool) {
 	if u == nil {
 		return User{}, false
 	}
-	return u.User, true
+	return u.snapshot(), true
+}
+
+// UserTimes are a user's timestamps, as the User object serves them
+// (milliseconds): a zero Activated or PasswordChanged is served as null.
+type UserTimes struct {
+	Created, Activated, StatusChanged, LastUpdated, PasswordChanged time.Time
+}
+
+// Times returns the timestamps of the user named by an ID, a login or an
+// unambiguous login short name.
+func (o *Org) Times(idOrLogin string) (UserTimes, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := o.resolve(idOrLogin)
+	if u == nil {
+		return UserTimes{}, false
+	}
+	return UserTimes{Created: u.created, Activated: activatedAt(u), StatusChanged: u.statusChanged,
+		LastUpdated: u.lastUpdated, PasswordChanged: u.passwordChanged}, true
 }
 
 // LastSecret returns the last temp password or reset URL issued to the user

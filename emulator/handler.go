@@ -24,10 +24,19 @@ const (
 	OpChangePassword                 = "changePassword"
 	OpChangeRecoveryQuestion         = "changeRecoveryQuestion"
 	OpRevokeUserSessions             = "revokeUserSessions"
+	OpListUsers                      = "listUsers"
+	OpListGroups                     = "listGroups"
+	OpGetGroup                       = "getGroup"
+	OpListGroupUsers                 = "listGroupUsers"
+	OpListApplicationUsers           = "listApplicationUsers"
+	OpListLogEvents                  = "listLogEvents"
 )
 
 type route struct {
 	op, method, bucket, ref string
+	// scope: the OAuth scope an access token needs ("" for the calls that
+	// predate scope checks: any token is accepted there).
+	scope string
 }
 
 var subRoutes = map[string]string{
@@ -43,14 +52,33 @@ var subRoutes = map[string]string{
 // parseRoute maps a request path to its operation; op is "" when the path
 // is not one the emulator serves.
 func parseRoute(r *http.Request) route {
-	const prefix = "/api/v1/users/"
 	p := r.URL.EscapedPath()
-	if !strings.HasPrefix(p, prefix) {
+	get := http.MethodGet
+	switch p {
+	case "/api/v1/users":
+		return route{op: OpListUsers, method: get, bucket: BucketCredentials, scope: "okta.users.read"}
+	case "/api/v1/groups":
+		return route{op: OpListGroups, method: get, bucket: BucketGroups, scope: "okta.groups.read"}
+	case "/api/v1/logs":
+		return route{op: OpListLogEvents, method: get, bucket: BucketLogs, scope: "okta.logs.read"}
+	}
+	if segs, ref, ok := splitPath(p, "/api/v1/groups/"); ok {
+		switch {
+		case len(segs) == 1:
+			return route{op: OpGetGroup, method: get, bucket: BucketGroups, ref: ref, scope: "okta.groups.read"}
+		case len(segs) == 2 && segs[1] == "users":
+			return route{op: OpListGroupUsers, method: get, bucket: BucketGroups, ref: ref, scope: "okta.groups.read"}
+		}
 		return route{}
 	}
-	segs := strings.Split(p[len(prefix):], "/")
-	ref, err := url.PathUnescape(segs[0])
-	if err != nil || ref == "" {
+	if segs, ref, ok := splitPath(p, "/api/v1/apps/"); ok {
+		if len(segs) == 2 && segs[1] == "users" {
+			return route{op: OpListApplicationUsers, method: get, bucket: BucketApps, ref: ref, scope: "okta.apps.read"}
+		}
+		return route{}
+	}
+	segs, ref, ok := splitPath(p, "/api/v1/users/")
+	if !ok {
 		return route{}
 	}
 	switch len(segs) {
@@ -69,6 +97,21 @@ func parseRoute(r *http.Request) route {
 		}
 	}
 	return route{}
+}
+
+// splitPath splits the escaped path p after prefix into segments and
+// unescapes the first (the resource's ID); ok is false when p does not
+// start with prefix or the ID is empty or badly escaped.
+func splitPath(p, prefix string) (segs []string, ref string, ok bool) {
+	if !strings.HasPrefix(p, prefix) {
+		return nil, "", false
+	}
+	segs = strings.Split(p[len(prefix):], "/")
+	ref, err := url.PathUnescape(segs[0])
+	if err != nil || ref == "" {
+		return nil, "", false
+	}
+	return segs, ref, true
 }
 
 // apiError is an Okta error answer.
@@ -91,9 +134,13 @@ type errorBody struct {
 	ErrorCauses  []errorCause `json:"errorCauses"`
 }
 
-func errNotFound(ref string) *apiError {
+func errNotFound(ref string) *apiError { return errNotFoundOf(ref, "User") }
+
+// errNotFoundOf is Okta's 404 for a resource of a kind (User, UserGroup,
+// AppInstance).
+func errNotFoundOf(ref, kind string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "E0000007",
-		summary: fmt.Sprintf("Not found: Resource not found: %s (User)", ref)}
+		summary: fmt.Sprintf("Not found: Resource not found: %s (%s)", ref, kind)}
 }
 
 func errStatus() *apiError {
@@ -127,8 +174,9 @@ type exchange struct {
 	rate *rateInfo
 	now  time.Time
 	// oauth: the request carries an access token from the token
-	// endpoint (a service app's: GET /users/me finds no user).
-	oauth bool
+	// endpoint (a service app's: GET /users/me finds no user), of clientID.
+	oauth    bool
+	clientID string
 }
 
 // ServeHTTP answers one request; see the package documentation.
@@ -178,7 +226,7 @@ func (x *exchange) serve(rt route) {
 		return
 	}
 	auth := o.authorize(r, x.now)
-	x.e.AuthScheme, x.oauth = auth.scheme, auth.oauth
+	x.e.AuthScheme, x.oauth, x.clientID = auth.scheme, auth.oauth, auth.clientID
 	if !auth.ok {
 		x.rate = o.peek(rt.bucket, x.now)
 		if auth.wwwAuth != "" {
@@ -198,6 +246,16 @@ func (x *exchange) serve(rt route) {
 		x.rate = o.peek(rt.bucket, x.now)
 		x.fail(&apiError{status: http.StatusNotFound, code: "E0000007",
 			summary: "Not found: Resource not found: " + r.URL.Path})
+		return
+	}
+
+	if x.oauth && rt.scope != "" && !hasScope(auth.scopes, rt.scope) {
+		x.rate = o.peek(rt.bucket, x.now)
+		x.w.Header().Set("WWW-Authenticate", fmt.Sprintf(
+			`%s error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", scope=%q`,
+			auth.scheme, rt.scope))
+		x.fail(&apiError{status: http.StatusForbidden, code: "E0000006",
+			summary: "You do not have permission to perform the requested action"})
 		return
 	}
 
@@ -232,6 +290,10 @@ func (x *exchange) serve(rt route) {
 		case <-r.Context().Done():
 			t.Stop()
 			return // the client left; the entry keeps Status 0
+		case <-o.closed:
+			t.Stop()
+			x.abort() // the Org was closed: no answer; the entry keeps Status 0
+			return
 		}
 		x.now = o.now()
 	}
@@ -280,6 +342,7 @@ func (x *exchange) serve(rt route) {
 		x.fail(res.err)
 		return
 	}
+	setLinks(x.w.Header(), res.links)
 	x.reply(res.status, res.body)
 }
 

@@ -89,8 +89,9 @@ type Stats struct {
 	Dropped             int                       `json:"dropped"`
 	Faults5xx           int                       `json:"faults5xx"`
 	Windows             []WindowStat              `json:"windows"`
-	MaxShare            map[string]float64        `json:"maxShare"` // limited bucket → max Used/Limit over its windows
-	Token               TokenStats                `json:"token"`    // POST /oauth2/v1/token
+	MaxShare            map[string]float64        `json:"maxShare"`                    // limited bucket → max (Used+Neighbour)/Limit over its windows
+	NeighbourRejected   int                       `json:"neighbourRejected,omitempty"` // the neighbour's 429s, every window
+	Token               TokenStats                `json:"token"`                       // POST /oauth2/v1/token
 }
 
 // Stats computes the current Stats.
@@ -120,8 +121,9 @@ func (o *Org) Stats() Stats {
 	s.Windows = o.Windows()
 	s.Token = o.tokenStats()
 	for _, w := range s.Windows {
+		s.NeighbourRejected += w.NeighbourRejected
 		if w.Limit > 0 {
-			share := float64(w.Used) / float64(w.Limit)
+			share := float64(w.Used+w.Neighbour) / float64(w.Limit)
 			if share > s.MaxShare[w.Bucket] {
 				s.MaxShare[w.Bucket] = share
 			}
@@ -166,8 +168,13 @@ type WindowStat struct {
 	Start    time.Time `json:"start"`
 	Reset    int64     `json:"reset"` // the window's end, epoch seconds rounded up
 	Limit    int       `json:"limit"`
-	Used     int       `json:"used"`
+	Used     int       `json:"used"`     // requests the emulator admitted
 	Rejected int       `json:"rejected"` // 429s of this window (not counting the concurrency limit)
+	// The neighbour's requests counted in this window (credential bucket),
+	// and those it wanted but found no room for (its own 429s).
+	Neighbour         int `json:"neighbour,omitempty"`
+	NeighbourRejected int `json:"neighbourRejected,omitempty"`
+	neighbourSent     int // what it wanted so far: Neighbour + NeighbourRejected
 }
 
 type windowKey struct {
@@ -176,10 +183,13 @@ type windowKey struct {
 }
 
 // Windows returns every window seen so far, by bucket then start.
+// A window's neighbour counts are brought up to now (the org's clock).
 func (o *Org) Windows() []WindowStat {
 	o.mu.Lock()
+	now := o.now()
 	out := make([]WindowStat, 0, len(o.windows))
 	for _, w := range o.windows {
+		o.settleNeighbour(w, now)
 		out = append(out, *w)
 	}
 	o.mu.Unlock()
@@ -198,6 +208,12 @@ func (o *Org) limitFor(bucket string) int {
 		return o.cfg.PostLimit
 	case BucketUsers:
 		return o.cfg.GetLimit
+	case BucketGroups:
+		return o.cfg.GroupLimit
+	case BucketApps:
+		return o.cfg.AppLimit
+	case BucketLogs:
+		return o.cfg.LogLimit
 	}
 	return 0
 }
@@ -233,14 +249,15 @@ func (o *Org) info(ws *WindowStat) rateInfo {
 	if limit <= 0 {
 		limit = UnlimitedLimit
 	}
-	return rateInfo{limit: limit, remaining: max(limit-ws.Used, 0), reset: ws.Reset}
+	return rateInfo{limit: limit, remaining: max(limit-ws.Used-ws.Neighbour, 0), reset: ws.Reset}
 }
 
 // admit counts a request in bucket's window at now, or refuses it when the
 // window is full. The caller holds o.mu.
 func (o *Org) admit(bucket string, now time.Time) (rateInfo, bool) {
 	ws := o.windowAt(bucket, now)
-	if ws.Limit > 0 && ws.Used >= ws.Limit {
+	o.settleNeighbour(ws, now)
+	if ws.Limit > 0 && ws.Used+ws.Neighbour >= ws.Limit {
 		ws.Rejected++
 		return rateInfo{limit: ws.Limit, remaining: 0, reset: ws.Reset}, false
 	}
@@ -262,7 +279,11 @@ func (o *Org) peekLocked(bucket string, now time.Time) rateInfo {
 	if bucket == "" {
 		return rateInfo{limit: UnlimitedLimit, remaining: UnlimitedLimit, reset: reset}
 	}
-	if ws := o.windows[windowKey{bucket, start}]; ws != nil {
+	if ws := o.windows[windowKey{bucket, start}]; ws != nil || bucket == BucketCredentials && o.hasNeighbour() {
+		if ws == nil {
+			ws = o.windowAt(bucket, now) // the neighbour uses it already
+		}
+		o.settleNeighbour(ws, now)
 		return o.info(ws)
 	}
 	limit := o.limitFor(bucket)

@@ -57,7 +57,8 @@ type clientReg struct {
 type accessToken struct {
 	clientID string
 	expires  time.Time
-	jkt      string // the DPoP key's thumbprint; "" for a Bearer token
+	jkt      string   // the DPoP key's thumbprint; "" for a Bearer token
+	scopes   []string // the scopes granted to this token
 }
 
 // authState is the OAuth side of the org: registered clients, issued
@@ -330,7 +331,7 @@ func (o *Org) issueToken(r *http.Request, now time.Time) (*tokenBody, *oauthErro
 		return nil, invalidClient("The client_assertion token has already been used.")
 	}
 	tok := randomString(a.rng, 48, alnum+"-_")
-	a.tokens[tok] = &accessToken{clientID: id, expires: now.Add(a.lifetime), jkt: jkt}
+	a.tokens[tok] = &accessToken{clientID: id, expires: now.Add(a.lifetime), jkt: jkt, scopes: scope}
 	a.issued = append(a.issued, tok)
 	a.tokensIssued++
 	typ := "Bearer"
@@ -430,106 +431,6 @@ func checkProof(s, method, url string, now time.Time, ath string) (*proof, error
 		return nil, fmt.Errorf("The DPoP proof's ath does not match the access token.")
 	}
 	return &proof{jkt: jkt, jti: c.Jti, nonce: c.Nonce}, nil
-}
-
-// authResult is how an API request's Authorization header checked out.
-type authResult struct {
-	scheme string // SSWS, Bearer, DPoP or "" (never the header itself)
-	ok     bool
-	oauth  bool // an access token from the token endpoint: it has no user
-	// When !ok: the answer. bare answers carry no body (DPoP proof errors).
-	status  int
-	bare    bool
-	wwwAuth string
-	nonce   string
-}
-
-// authorize checks an API request's credentials at now.
-func (o *Org) authorize(r *http.Request, now time.Time) authResult {
-	name, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	cred = strings.TrimSpace(cred)
-	res := authResult{status: http.StatusUnauthorized}
-	switch strings.ToLower(name) {
-	case "ssws":
-		res.scheme = "SSWS"
-		res.ok = cred != "" && cred == o.token
-		return res
-	case "bearer":
-		res.scheme = "Bearer"
-	case "dpop":
-		res.scheme = "DPoP"
-	default:
-		return res
-	}
-	if res.scheme == "Bearer" && cred != "" && cred == o.token {
-		res.ok = true
-		return res
-	}
-	a := o.auth
-	a.mu.Lock()
-	at := a.tokens[cred]
-	var tok accessToken
-	if at != nil {
-		tok = *at
-	}
-	a.mu.Unlock()
-	invalid := func(desc string) authResult {
-		res.wwwAuth = fmt.Sprintf(`%s error="invalid_token", error_description=%q`, res.scheme, desc)
-		return res
-	}
-	switch {
-	case cred == "" || at == nil:
-		return invalid("The access token is invalid.")
-	case !now.Before(tok.expires):
-		return invalid("The access token is expired.")
-	case res.scheme == "Bearer" && tok.jkt != "":
-		return invalid("The access token is DPoP-bound: use the DPoP scheme with a proof.")
-	case res.scheme == "DPoP" && tok.jkt == "":
-		return invalid("The access token is not DPoP-bound.")
-	}
-	res.oauth = true
-	if res.scheme == "Bearer" {
-		res.ok = true
-		return res
-	}
-	badProof := func(desc string) authResult {
-		a.mu.Lock()
-		a.proofsRejected++
-		a.mu.Unlock()
-		res.status, res.bare = http.StatusBadRequest, true
-		res.wwwAuth = fmt.Sprintf(`DPoP error="invalid_dpop_proof", error_description=%q`, desc)
-		return res
-	}
-	proofs := r.Header.Values("DPoP")
-	if len(proofs) != 1 {
-		return badProof("A DPoP-bound access token needs exactly one DPoP proof header.")
-	}
-	p, err := checkProof(proofs[0], r.Method, requestURL(r), now, accessTokenHash(cred))
-	if err != nil {
-		return badProof(err.Error())
-	}
-	if p.jkt != tok.jkt {
-		return badProof("The DPoP proof's key is not the key the access token is bound to.")
-	}
-	a.mu.Lock()
-	if (a.rotate || p.nonce != "") && !a.nonceOK(p.nonce) {
-		a.nonceChallenges++
-		res.nonce = a.nonce
-		a.mu.Unlock()
-		res.bare = true
-		res.wwwAuth = `DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"`
-		return res
-	}
-	if !a.useJTI(a.proofJTI, p.jti, now) {
-		a.mu.Unlock()
-		return badProof("The DPoP proof's jti was already used.")
-	}
-	if p.nonce != "" {
-		a.usedNonce()
-	}
-	a.mu.Unlock()
-	res.ok = true
-	return res
 }
 
 // TokenStats counts the token endpoint's work.

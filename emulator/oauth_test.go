@@ -91,9 +91,15 @@ type oauthEnv struct {
 
 func newOAuthEnv(t *testing.T, requireDPoP bool) *oauthEnv {
 	t.Helper()
+	return newOAuthEnvScopes(t, requireDPoP, nil)
+}
+
+// newOAuthEnvScopes: the app is granted scopes (nil: the default ones).
+func newOAuthEnvScopes(t *testing.T, requireDPoP bool, scopes []string) *oauthEnv {
+	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	org := New(Config{Seed: 3, Users: 5, Now: func() time.Time { return now }, Clients: []OAuthClient{
-		{ID: "0oa-rsa", PublicKeyPEM: loadPub(t, "rsa-public.pem"), RequireDPoP: requireDPoP, KeyID: "k1"},
+		{ID: "0oa-rsa", PublicKeyPEM: loadPub(t, "rsa-public.pem"), RequireDPoP: requireDPoP, KeyID: "k1", Scopes: scopes},
 	}})
 	srv := httptest.NewServer(org)
 	t.Cleanup(srv.Close)

@@ -11,6 +11,7 @@ type result struct {
 	status int
 	body   any // nil: no body
 	err    *apiError
+	links  []string // Link header values (listings)
 }
 
 // allowed reports whether op may run for u, by the table in the package
@@ -136,6 +137,20 @@ func (x *exchange) readParams(op string) (params, *apiError) {
 
 // handle runs an admitted request's operation.
 func (x *exchange) handle(rt route) result {
+	switch rt.op {
+	case OpListUsers:
+		return x.listUsers()
+	case OpListGroups:
+		return x.listGroups()
+	case OpGetGroup:
+		return x.getGroup(rt.ref)
+	case OpListGroupUsers:
+		return x.listGroupUsers(rt.ref)
+	case OpListApplicationUsers:
+		return x.listAppUsers(rt.ref)
+	case OpListLogEvents:
+		return x.listLogEvents()
+	}
 	p, ae := x.readParams(rt.op)
 	o := x.o
 	o.mu.Lock()
@@ -165,7 +180,7 @@ func (x *exchange) handle(rt route) result {
 	if !allowed(rt.op, u) {
 		return result{err: errStatus()}
 	}
-	now := x.now.UTC()
+	now := x.now.UTC().Truncate(time.Millisecond) // Okta's timestamps carry milliseconds
 	setStatus := func(s string) {
 		if u.Status != s {
 			u.Status = s
@@ -179,11 +194,24 @@ func (x *exchange) handle(rt route) result {
 	}
 	applied := func() {
 		x.e.Applied = true
-		u.lastUpdated = now
+		if rt.op != OpForgotPassword && rt.op != OpRevokeUserSessions {
+			u.lastUpdated = now // the user object changed (status or credentials)
+		}
 		if p.revokeSessions {
 			u.sessionsRevoked++
 			x.e.RevokedSessions = true
 		}
+		if et := eventTypes[rt.op]; et != "" {
+			x.publish(et, "SUCCESS", "", u)
+		}
+	}
+	// refused: a credential check failed; the operations that publish an
+	// event publish it with outcome FAILURE.
+	refused := func(cause string) result {
+		if et := eventTypes[rt.op]; et != "" {
+			x.publish(et, "FAILURE", cause, u)
+		}
+		return result{err: errCredentials(cause)}
 	}
 	issueLink := func() result {
 		token := randomString(o.secrets, 20, alnum)
@@ -223,7 +251,7 @@ func (x *exchange) handle(rt route) result {
 		return issueLink()
 	case OpForgotPasswordSetNewPassword:
 		if !strings.EqualFold(strings.TrimSpace(*p.creds.RecoveryQuestion.Answer), u.RecoveryAnswer) {
-			return result{err: errCredentials("The recovery question answer did not match our records.")}
+			return refused("The recovery question answer did not match our records.")
 		}
 		setPassword(*p.creds.Password.Value)
 		setStatus(StatusActive)
@@ -232,14 +260,14 @@ func (x *exchange) handle(rt route) result {
 	case OpChangePassword:
 		oldPw, newPw := *p.change.OldPassword.Value, *p.change.NewPassword.Value
 		if oldPw != u.Password {
-			return result{err: errCredentials("Old Password is not correct")}
+			return refused("Old Password is not correct")
 		}
 		if p.strict {
 			if newPw == oldPw {
-				return result{err: errCredentials("Password has been used too recently")}
+				return refused("Password has been used too recently")
 			}
 			if len(newPw) < 8 {
-				return result{err: errCredentials("Password requirements were not met. Password requirements: at least 8 characters.")}
+				return refused("Password requirements were not met. Password requirements: at least 8 characters.")
 			}
 		}
 		setPassword(newPw)
@@ -250,7 +278,7 @@ func (x *exchange) handle(rt route) result {
 		return result{status: http.StatusOK, body: credentialsBody(u)}
 	case OpChangeRecoveryQuestion:
 		if *p.creds.Password.Value != u.Password {
-			return result{err: errCredentials("Password is not correct")}
+			return refused("Password is not correct")
 		}
 		u.RecoveryQuestion = *p.creds.RecoveryQuestion.Question
 		u.RecoveryAnswer = *p.creds.RecoveryQuestion.Answer
@@ -277,138 +305,4 @@ func (x *exchange) scheme() string {
 		return "https"
 	}
 	return "http"
-}
-
-type link struct {
-	Href   string `json:"href"`
-	Method string `json:"method,omitempty"`
-}
-
-type profileJSON struct {
-	Login     string  `json:"login"`
-	Email     string  `json:"email,omitempty"`
-	FirstName *string `json:"firstName"`
-	LastName  *string `json:"lastName"`
-}
-
-type providerJSON struct {
-	Type string `json:"type"`
-	Name string `json:"name"`
-}
-
-type questionJSON struct {
-	Question string `json:"question"`
-}
-
-type credentialsJSON struct {
-	Password         *struct{}     `json:"password,omitempty"`
-	RecoveryQuestion *questionJSON `json:"recovery_question,omitempty"`
-	Provider         providerJSON  `json:"provider"`
-}
-
-type userJSON struct {
-	ID              string          `json:"id"`
-	Status          string          `json:"status"`
-	Created         string          `json:"created"`
-	Activated       *string         `json:"activated"`
-	StatusChanged   *string         `json:"statusChanged"`
-	LastLogin       *string         `json:"lastLogin"`
-	LastUpdated     string          `json:"lastUpdated"`
-	PasswordChanged *string         `json:"passwordChanged"`
-	Profile         profileJSON     `json:"profile"`
-	Credentials     credentialsJSON `json:"credentials"`
-	Links           map[string]link `json:"_links"`
-}
-
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-func optStamp(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := stamp(t)
-	return &s
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func credentialsBody(u *userState) credentialsJSON {
-	c := credentialsJSON{Provider: providerJSON{Type: u.Provider, Name: u.Provider}}
-	if u.Provider == ProviderOkta && u.Password != "" {
-		c.Password = &struct{}{}
-	}
-	if u.Provider == ProviderOkta && u.RecoveryQuestion != "" {
-		c.RecoveryQuestion = &questionJSON{Question: u.RecoveryQuestion}
-	}
-	return c
-}
-
-// linkOps pairs each credential link relation with the operation it names.
-var linkOps = []struct{ rel, op, path string }{
-	{"expirePassword", OpExpirePassword, "/lifecycle/expire_password"},
-	{"resetPassword", OpResetPassword, "/lifecycle/reset_password"},
-	{"forgotPassword", OpForgotPassword, "/credentials/forgot_password"},
-	{"changePassword", OpChangePassword, "/credentials/change_password"},
-	{"changeRecoveryQuestion", OpChangeRecoveryQuestion, "/credentials/change_recovery_question"},
-}
-
-var statusLinks = []struct{ rel, path string }{
-	{"activate", "/lifecycle/activate"},
-	{"reactivate", "/lifecycle/reactivate"},
-	{"suspend", "/lifecycle/suspend"},
-	{"unsuspend", "/lifecycle/unsuspend"},
-	{"unlock", "/lifecycle/unlock"},
-	{"deactivate", "/lifecycle/deactivate"},
-}
-
-func statusLinkAllowed(rel, status string) bool {
-	switch rel {
-	case "activate":
-		return status == StatusStaged
-	case "reactivate":
-		return status == StatusProvisioned
-	case "suspend":
-		return status == StatusActive
-	case "unsuspend":
-		return status == StatusSuspended
-	case "unlock":
-		return status == StatusLockedOut
-	case "deactivate":
-		return status != StatusDeprovisioned
-	}
-	return false
-}
-
-func (x *exchange) userBody(u *userState) userJSON {
-	base := x.scheme() + "://" + x.r.Host + "/api/v1/users/" + u.ID
-	links := map[string]link{"self": {Href: base}}
-	for _, l := range linkOps {
-		if allowed(l.op, u) {
-			links[l.rel] = link{Href: base + l.path, Method: http.MethodPost}
-		}
-	}
-	for _, l := range statusLinks {
-		if statusLinkAllowed(l.rel, u.Status) {
-			links[l.rel] = link{Href: base + l.path, Method: http.MethodPost}
-		}
-	}
-	var activated *string
-	if u.Status != StatusStaged && u.Status != StatusProvisioned {
-		activated = optStamp(u.created)
-	}
-	return userJSON{
-		ID: u.ID, Status: u.Status,
-		Created: stamp(u.created), Activated: activated,
-		StatusChanged: optStamp(u.statusChanged), LastUpdated: stamp(u.lastUpdated),
-		PasswordChanged: optStamp(u.passwordChanged),
-		Profile: profileJSON{Login: u.Login, Email: u.Email,
-			FirstName: optString(u.FirstName), LastName: optString(u.LastName)},
-		Credentials: credentialsBody(u),
-		Links:       links,
-	}
 }

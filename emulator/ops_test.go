@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -33,7 +34,7 @@ func TestOperations(t *testing.T) {
 		}
 	}
 	unchanged := func(t *testing.T, e *env, before User, r resp) {
-		if after := e.current(before.ID); after != before {
+		if after := e.current(before.ID); !reflect.DeepEqual(after, before) {
 			t.Errorf("user changed by a refused request: %+v -> %+v", before, after)
 		}
 		if s := e.org.LastSecret(before.ID); s != "" {

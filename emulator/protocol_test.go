@@ -243,7 +243,11 @@ func TestRateHeaderOptions(t *testing.T) {
 
 func TestConcurrencyLimit(t *testing.T) {
 	e := newEnv(t, Config{Users: 3, ConcurrencyLimit: 1, Latency: time.Hour, PostLimit: 10})
-	ctx, cancel := context.WithCancel(context.Background())
+	// The held request ends on every path: cancel runs at cleanup (before
+	// newEnv's org.Close and srv.Close, cleanups being last-in first-out),
+	// and its deadline bounds it even if nothing else does.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
@@ -255,14 +259,14 @@ func TestConcurrencyLimit(t *testing.T) {
 		done <- err
 	}()
 	// Wait (bounded) until the first request is in flight.
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(5 * time.Second); ; {
 		e.org.mu.Lock()
 		n := e.org.inflight
 		e.org.mu.Unlock()
 		if n == 1 {
 			break
 		}
-		if i > 5000 {
+		if time.Now().After(deadline) {
 			t.Fatal("the first request never got in flight")
 		}
 		time.Sleep(time.Millisecond)
@@ -341,7 +345,7 @@ func TestRequestLogFields(t *testing.T) {
 		r.Header.Set("X-Okta-Retry-Count", "2")
 		r.Header.Set("Idempotency-Key", "k")
 	})
-	e.call("GET", "/api/v1/groups", nil)
+	e.call("GET", "/api/v1/factors", nil)
 	log := e.org.Log()
 	if len(log) != 2 {
 		t.Fatalf("log %+v", log)

@@ -31,6 +31,14 @@ const (
 // GeneratedQuestion is the recovery question of generated users.
 const GeneratedQuestion = "What is your favorite color?"
 
+// The groups and app of generated users (besides EveryoneGroup); see the
+// package documentation for who is in them.
+const (
+	GeneratedContractors = "Contractors"
+	GeneratedFinance     = "Finance"
+	GeneratedApp         = "Payroll"
+)
+
 var validStatuses = map[string]bool{
 	StatusStaged: true, StatusProvisioned: true, StatusActive: true, StatusPasswordExpired: true,
 	StatusRecovery: true, StatusLockedOut: true, StatusSuspended: true, StatusDeprovisioned: true,
@@ -56,6 +64,12 @@ type User struct {
 	Password         string `json:"password,omitempty"`
 	RecoveryQuestion string `json:"recoveryQuestion,omitempty"`
 	RecoveryAnswer   string `json:"recoveryAnswer,omitempty"`
+
+	// Profile holds more profile attributes (custom ones: department,
+	// costCenter...), served in the User's profile and searchable.
+	Profile map[string]any `json:"profile,omitempty"`
+	Groups  []string       `json:"groups,omitempty"` // groups the user is a member of: IDs or names
+	Apps    []string       `json:"apps,omitempty"`   // apps assigned to the user: IDs or labels
 }
 
 // LoadUsers reads a JSON array of User. It checks that every ID matches
@@ -64,6 +78,9 @@ type User struct {
 // FEDERATION user has no password or recovery question. An empty status
 // means ACTIVE, an empty provider OKTA. Errors name the array index and never
 // a password or answer.
+//
+// A user may also carry profile (custom attributes), groups and apps (see
+// LoadDirectory, which also reads the groups and apps themselves).
 func LoadUsers(r io.Reader) ([]User, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -71,6 +88,18 @@ func LoadUsers(r io.Reader) ([]User, error) {
 	if err := dec.Decode(&users); err != nil {
 		return nil, fmt.Errorf("load users: %w: %w", ErrInvalidUsers, err)
 	}
+	users, err := checkUsers(users)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDirectory(Directory{Users: users}); err != nil {
+		return nil, err
+	}
+	return users, nil
+}
+
+// checkUsers applies LoadUsers' rules to users (defaults filled in).
+func checkUsers(users []User) ([]User, error) {
 	if len(users) == 0 {
 		return nil, fmt.Errorf("load users: %w: the list is empty", ErrInvalidUsers)
 	}
@@ -169,6 +198,16 @@ func GenerateUsers(seed int64, n int) []User {
 		}
 		u.Login = short + "@example.com"
 		u.Email = u.Login
+		u.Groups = []string{EveryoneGroup}
+		switch {
+		case i%4 == 1:
+			u.Groups = append(u.Groups, GeneratedContractors)
+		case i%10 == 2:
+			u.Groups = append(u.Groups, GeneratedFinance)
+		}
+		if i%3 == 0 {
+			u.Apps = []string{GeneratedApp}
+		}
 		switch {
 		case i > 0 && i%20 == 11:
 			u.Provider = ProviderFederation

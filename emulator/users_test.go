@@ -3,6 +3,7 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,16 @@ func TestGenerateUsersRules(t *testing.T) {
 		}
 		ids[u.ID] = true
 		statusCount[u.Status]++
+		wantGroups := []string{EveryoneGroup}
+		switch {
+		case i%4 == 1:
+			wantGroups = append(wantGroups, GeneratedContractors)
+		case i%10 == 2:
+			wantGroups = append(wantGroups, GeneratedFinance)
+		}
+		if !reflect.DeepEqual(u.Groups, wantGroups) || (len(u.Apps) == 1 && u.Apps[0] == GeneratedApp) != (i%3 == 0) {
+			t.Errorf("user %d groups %v apps %v", i, u.Groups, u.Apps)
+		}
 		if i == 0 {
 			continue
 		}
@@ -58,7 +69,7 @@ func TestGenerateUsersRules(t *testing.T) {
 	again := GenerateUsers(7, 200)
 	other := GenerateUsers(8, 200)
 	for i := range us {
-		if again[i] != us[i] {
+		if !reflect.DeepEqual(again[i], us[i]) {
 			t.Fatalf("not deterministic at %d", i)
 		}
 	}

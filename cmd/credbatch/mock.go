@@ -19,8 +19,10 @@ type mockOpts struct {
 	users                               int
 	seed                                int64
 	postLimit, getLimit, concurrency    int
+	groupLimit, appLimit, logLimit      int
+	logDelay                            time.Duration
 	window, latency, jitter             time.Duration
-	fail5xx, drop                       float64
+	fail5xx, drop, neighbour            float64
 	retryAfter, retryAfterDate          bool
 	repeatHeaders, omitDate             bool
 }
@@ -42,11 +44,15 @@ Use it with:  OKTA_CLIENT_TOKEN=$(cat TOKENFILE) credbatch run --org-url URL …
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8089", "loopback address to listen on (port 0 picks a free one)")
 	f.IntVar(&o.users, "users", 100, "users to generate")
 	f.Int64Var(&o.seed, "seed", 1, "seed for users, secrets and faults")
-	f.StringVar(&o.usersFile, "users-file", "", "load users from this JSON file instead of generating them")
+	f.StringVar(&o.usersFile, "users-file", "", "load users (and groups and apps) from this JSON file instead of generating them (see go doc ./emulator)")
 	f.StringVar(&o.tokenFile, "token-file", "credbatch-mock.token", "where to write the emulator's API token (mode 0600)")
 	f.StringVar(&o.logFile, "log", "", "on exit, write the request log here as JSONL")
-	f.IntVar(&o.postLimit, "limit", 0, "credential requests per window (0 = unlimited)")
-	f.IntVar(&o.getLimit, "get-limit", 0, "GET /api/v1/users requests per window (0 = unlimited)")
+	f.IntVar(&o.postLimit, "limit", 0, "requests per window in the /api/v1/users bucket: credential operations and user listings (0 = unlimited)")
+	f.IntVar(&o.getLimit, "get-limit", 0, "GET /api/v1/users/{id} requests per window (0 = unlimited)")
+	f.IntVar(&o.groupLimit, "group-limit", 0, "/api/v1/groups requests per window (0 = unlimited)")
+	f.IntVar(&o.appLimit, "app-limit", 0, "/api/v1/apps requests per window (0 = unlimited)")
+	f.IntVar(&o.logLimit, "log-limit", 0, "/api/v1/logs (System Log) requests per window (0 = unlimited; Okta: 20-120 a minute)")
+	f.DurationVar(&o.logDelay, "log-delay", 0, "how long a System Log event takes to become visible to GET /api/v1/logs")
 	f.DurationVar(&o.window, "window", time.Minute, "rate-limit window")
 	f.IntVar(&o.concurrency, "concurrency", 0, "concurrent requests before a concurrency 429 (0 = no limit)")
 	f.BoolVar(&o.retryAfter, "retry-after", false, "send Retry-After (seconds) on 429s")
@@ -55,12 +61,16 @@ Use it with:  OKTA_CLIENT_TOKEN=$(cat TOKENFILE) credbatch run --org-url URL …
 	f.BoolVar(&o.omitDate, "omit-date", false, "send no Date header")
 	f.Float64Var(&o.fail5xx, "fail-5xx", 0, "share of credential requests answered 5xx before applying")
 	f.Float64Var(&o.drop, "drop", 0, "share of credential requests applied, then dropped without an answer")
+	f.Float64Var(&o.neighbour, "neighbour", 0, "requests per second of another integration, counted in the /api/v1/users bucket though nobody sends them")
 	f.DurationVar(&o.latency, "latency", 0, "added latency per request")
 	f.DurationVar(&o.jitter, "jitter", 0, "random extra latency up to this")
 	return c
 }
 
 func runMock(e *env, o *mockOpts) error {
+	if o.neighbour < 0 {
+		return usagef("e.g. --neighbour 6", "--neighbour %v: a rate cannot be negative", o.neighbour)
+	}
 	host, _, err := net.SplitHostPort(o.addr)
 	if err != nil {
 		return usagef("e.g. --addr 127.0.0.1:8089", "--addr %q: %v", o.addr, err)
@@ -70,22 +80,23 @@ func runMock(e *env, o *mockOpts) error {
 	}
 	cfg := emulator.Config{
 		Seed: o.seed, Users: o.users,
-		PostLimit: o.postLimit, GetLimit: o.getLimit, Window: o.window,
+		PostLimit: o.postLimit, GetLimit: o.getLimit, GroupLimit: o.groupLimit, AppLimit: o.appLimit,
+		LogLimit: o.logLimit, LogDelay: o.logDelay, Window: o.window,
 		ConcurrencyLimit: o.concurrency, RetryAfter: o.retryAfter, RetryAfterHTTPDate: o.retryAfterDate,
 		RepeatRateHeaders: o.repeatHeaders, OmitDate: o.omitDate,
-		Fail5xxRate: o.fail5xx, DropRate: o.drop, Latency: o.latency, Jitter: o.jitter,
+		Fail5xxRate: o.fail5xx, DropRate: o.drop, Latency: o.latency, Jitter: o.jitter, Neighbour: o.neighbour,
 	}
 	if o.usersFile != "" {
 		f, err := os.Open(o.usersFile)
 		if err != nil {
 			return usagef("", "--users-file: %w", err)
 		}
-		users, err := emulator.LoadUsers(f)
+		dir, err := emulator.LoadDirectory(f)
 		f.Close()
 		if err != nil {
 			return usagef("", "--users-file %s: %w", o.usersFile, err)
 		}
-		cfg.UserList = users
+		cfg.UserList, cfg.Groups, cfg.Apps = dir.Users, dir.Groups, dir.Apps
 	}
 	org := emulator.New(cfg)
 	ln, err := net.Listen("tcp", o.addr)
@@ -100,7 +111,8 @@ func runMock(e *env, o *mockOpts) error {
 	srv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(e.stdout, url)
-	infof(e.stderr, "emulator listening on %s with %d users; API token in %s (mode 0600)", url, len(org.Users()), o.tokenFile)
+	infof(e.stderr, "emulator listening on %s with %d users, %d groups, %d apps; API token in %s (mode 0600)",
+		url, len(org.Users()), len(org.Groups()), len(org.Apps()), o.tokenFile)
 	infof(e.stderr, "try: OKTA_CLIENT_TOKEN=$(cat %s) credbatch run --org-url %s MANIFEST", o.tokenFile, url)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -109,6 +121,7 @@ func runMock(e *env, o *mockOpts) error {
 		return err
 	case <-e.feed.Done():
 	}
+	org.Close() // lets go of requests held by --latency, so Shutdown is quick
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(ctx)
