@@ -208,7 +208,7 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 		if err != nil {
 			return tok, false, 0, err
 		}
-		secrets := []string{assertion}
+		secrets := []secret.String{secret.New(assertion)}
 		form := url.Values{
 			"grant_type":            {"client_credentials"},
 			"scope":                 {s.scope},
@@ -257,7 +257,7 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 			}
 			typ := ans.TokenType
 			if !strings.EqualFold(typ, "Bearer") && !strings.EqualFold(typ, "DPoP") {
-				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: unknown token_type %q", ErrBadResponse, redact(typ, []string{ans.AccessToken}))}
+				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: unknown token_type %q", ErrBadResponse, secret.Redact(typ, append(secrets, secret.New(ans.AccessToken))...))}
 			}
 			if strings.EqualFold(typ, "DPoP") && prover == nil {
 				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: a DPoP token was issued for a request without a proof", ErrBadResponse)}
@@ -292,8 +292,10 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 		if ans.Description != "" {
 			summary += ": " + ans.Description
 		}
-		return tok, false, 0, &APIError{HTTPStatus: http.StatusUnauthorized, Code: redact(code, secrets), Summary: redact(summary, secrets),
-			RequestID: resp.Header.Get("X-Okta-Request-Id"), Rate: parseRate(resp.Header, time.Now())}
+		e := &APIError{HTTPStatus: http.StatusUnauthorized, Code: code, Summary: summary,
+			RequestID: secret.Redact(resp.Header.Get("X-Okta-Request-Id"), secrets...), Rate: parseRate(resp.Header, time.Now())}
+		e.redact(secrets)
+		return tok, false, 0, e
 	}
 	return tok, false, 0, &APIError{HTTPStatus: http.StatusUnauthorized, Code: "invalid_dpop_proof",
 		Summary: fmt.Sprintf("the access token request was refused %d times in a row (DPoP nonce or proof)", maxTokenTries)}

@@ -304,8 +304,8 @@ type call struct {
 	method  string
 	path    string // already escaped
 	query   url.Values
-	body    any      // marshalled to JSON when non-nil
-	secrets []string // revealed values to scrub from any error text
+	body    any             // marshalled to JSON when non-nil
+	secrets []secret.String // what the request carries: redacted from any server text
 	opts    CallOptions
 	// needTemp: a 2xx without a tempPassword is unusable.
 	needTemp bool
@@ -330,7 +330,7 @@ func boolStr(b bool) string { return strconv.FormatBool(b) }
 func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 	op := k.method + " " + k.path
 	if !c.token.IsZero() {
-		k.secrets = append(k.secrets, c.token.Reveal())
+		k.secrets = append(k.secrets, c.token)
 	}
 	u := c.orgURL + k.path
 	if len(k.query) > 0 {
@@ -357,7 +357,7 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		k.secrets = append(k.secrets, cr.token.Reveal())
+		k.secrets = append(k.secrets, cr.token)
 		r, hdr, err := c.send(ctx, k, op, u, body, func(req *http.Request) error {
 			return c.oauth.authorize(req, cr, c.orgURL+k.path)
 		})
@@ -438,7 +438,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		}
 		_ = resp.Body.Close()
 	}()
-	reqID := resp.Header.Get("X-Okta-Request-Id")
+	reqID := secret.Redact(resp.Header.Get("X-Okta-Request-Id"), k.secrets...)
 	rate := parseRate(resp.Header, received)
 	data := buf.Bytes() // valid until return: every decoder copies what it keeps
 	if readErr == nil && len(data) > maxBody {
@@ -456,13 +456,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 				}
 			}
 		}
-		e.Summary = redact(e.Summary, k.secrets)
-		e.Link = redact(e.Link, k.secrets)
-		e.ID = redact(e.ID, k.secrets)
-		e.Code = redact(e.Code, k.secrets)
-		for i := range e.Causes {
-			e.Causes[i] = redact(e.Causes[i], k.secrets)
-		}
+		e.redact(k.secrets)
 		return nil, resp.Header, e
 	}
 	if readErr != nil {
@@ -476,6 +470,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 	if err := decode(data, r); err != nil {
 		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: %s", ErrBadResponse, resp.StatusCode, err)}
 	}
+	r.redact(k.secrets)
 	if k.needTemp && r.TempPassword.IsZero() {
 		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: no tempPassword in the answer", ErrBadResponse, resp.StatusCode)}
 	}
@@ -509,9 +504,9 @@ func (c *Client) netError(ctx, rctx context.Context, op string, wrote bool, reqI
 
 // scrub returns err unchanged unless its text holds a secret, in which case
 // only a redacted text survives.
-func scrub(err error, secrets []string) error {
+func scrub(err error, secrets []secret.String) error {
 	msg := err.Error()
-	if r := redact(msg, secrets); r != msg {
+	if r := secret.Redact(msg, secrets...); r != msg {
 		return errors.New(r)
 	}
 	return err

@@ -76,5 +76,12 @@
 // Secrets (the API token, the private key, access tokens, client
 // assertions, passwords, answers, temporary passwords and reset links) are
 // held as secret.String and revealed only when the request is
-// written; no error message or log line built here carries one.
+// written; no error message or log line built here carries one. Text the
+// server sends back may echo the request, so every field built from it (an
+// APIError's Code, Summary, Link, ID, Causes and RequestID; a Response's
+// RequestID, UserStatus and User strings) is passed through secret.Redact,
+// as it is built, with every secret that request carried (the token or
+// access token, the client assertion, the passwords and answers of its body,
+// and the secrets its answer issued): each is replaced by [REDACTED] in its
+// raw, JSON-escaped and URL-encoded spellings. The package logs nothing.
 package okta
