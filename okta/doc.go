@@ -32,10 +32,14 @@
 // assertion (RS256 or ES256 by its key: iss = sub = the client ID, aud =
 // ORG/oauth2/v1/token, a fresh jti, iat, exp five minutes later; kid =
 // Config.PrivateKeyID) and POSTs it to ORG/oauth2/v1/token for the scopes
-// (space-separated). The access token is cached and renewed a tenth of its
-// lifetime (at most a minute) before expires_in runs out; one renewal runs
-// at a time and every worker that needs a token meanwhile waits for it and
-// shares it.
+// (space-separated). The access token is cached and renewed at three
+// quarters of its lifetime (expires_in, counted from before the request;
+// missing, zero or negative means 60 s), never later than one second before
+// it runs out, so a token of any lifetime is replaced before it expires. At
+// most one renewal starts per second: a token that is due meanwhile is used
+// while it lives, and a renewal after a 401 waits for the second to pass.
+// One renewal runs at a time and every worker that needs a token meanwhile
+// waits for it and shares it.
 //
 // DPoP is learned the way the Okta SDKs learn it: when the first token
 // request is answered 400 invalid_dpop_proof, every later token request and
