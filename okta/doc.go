@@ -74,8 +74,11 @@
 // # Transport
 //
 // The org URL must be https (plain http only for loopback hosts); the
-// default HTTP client verifies TLS certificates and follows a redirect only
-// to the same scheme and host with the same method.
+// default HTTP client verifies TLS certificates and, through http.Client's
+// CheckRedirect, follows at most four redirects, each only to the same
+// scheme and host with the same method (so the Authorization header never
+// goes to another host). A body is read through io.LimitReader, at most
+// 1 MiB; the pooled buffer that held it is zeroed before it is reused.
 //
 // Secrets (the API token, the private key, access tokens, client
 // assertions, passwords, answers, temporary passwords and reset links) are
