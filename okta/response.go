@@ -259,17 +259,28 @@ func decodeError(status int, body []byte, requestID string, rate RateInfo) *APIE
 	return e
 }
 
-// minRedact is the shortest secret redact looks for: a shorter one would
-// mangle ordinary words of Okta's messages (and Okta never echoes a secret;
-// this is a second line of defence).
-const minRedact = 4
-
-// redact replaces every occurrence of each secret of minRedact or more bytes.
-func redact(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) >= minRedact {
-			s = strings.ReplaceAll(s, v, secret.Redacted)
-		}
+// redact replaces every secret of the request in the text Okta sent back
+// (see secret.Redact): the error is built from the answer alone, and an
+// answer may echo the request. (RequestID is redacted as it is read.)
+func (e *APIError) redact(secrets []secret.String) {
+	for _, f := range []*string{&e.Code, &e.Summary, &e.Link, &e.ID} {
+		*f = secret.Redact(*f, secrets...)
 	}
-	return s
+	for i := range e.Causes {
+		e.Causes[i] = secret.Redact(e.Causes[i], secrets...)
+	}
+}
+
+// redact does the same for the text of a success that credbatch shows or
+// stores; the secrets it issued count among the request's.
+func (r *Response) redact(secrets []secret.String) {
+	if !r.TempPassword.IsZero() || !r.ResetURL.IsZero() {
+		secrets = append(secrets[:len(secrets):len(secrets)], r.TempPassword, r.ResetURL)
+	}
+	r.UserStatus = secret.Redact(r.UserStatus, secrets...)
+	if u := r.User; u != nil {
+		u.Status = secret.Redact(u.Status, secrets...)
+		u.Login = secret.Redact(u.Login, secrets...)
+		u.ProviderType = secret.Redact(u.ProviderType, secrets...)
+	}
 }
