@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,7 +112,7 @@ func unreachableReason(ne *okta.NetError) string {
 		return "the connection was refused"
 	case errors.As(ne.Err, &cert), errors.As(ne.Err, &unknownCA), errors.As(ne.Err, &hostname):
 		return fmt.Sprintf("its TLS certificate was not accepted: %v", ne.Err)
-	case errors.As(ne.Err, &rec):
+	case errors.As(ne.Err, &rec), strings.Contains(ne.Err.Error(), "server gave HTTP response to HTTPS client"):
 		return "it did not answer in TLS (is the URL's scheme right?)"
 	case ne.Timeout:
 		return fmt.Sprintf("no answer within %s", preflightTimeout)
