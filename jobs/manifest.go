@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/credbatch/credbatch/internal/gctune"
 	"github.com/credbatch/credbatch/internal/secret"
 )
 
@@ -170,8 +169,6 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 		return nil, fmt.Errorf("validate manifest: %w", err)
 	}
 	defer f.Close()
-
-	defer gctune.Lower(validateGCPercent)()
 
 	h := sha256.New()
 	cw := &countWriter{w: h}
@@ -401,16 +398,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-// validateGCPercent is the garbage collector's target (GOGC) while Validate
-// runs. Its duplicate detector holds a hash of every row, the largest live
-// heap of a run on a big manifest: with Go's default of 100 the heap of a
-// 1,000,000-row manifest peaked near 96 MB while it validated, and again
-// near 101 MB just after (the target was restored while the dead detector
-// still counted as live). With 50 during validation and a collection that
-// returns the detector's memory to the system at its end, the highest heap
-// is the run's own, about 75 MB (bench/memory.sh).
-const validateGCPercent = 50
 
 // hashKey hashes a (user key, action) pair for duplicate detection. It is a
 // variable so tests can force collisions.
