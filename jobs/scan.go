@@ -104,13 +104,27 @@ func csvParseMsg(pe *csv.ParseError) string {
 
 const quoteHint = `quote a field that holds a " or a comma with "...", and double each " inside it`
 
+// tooLong reports a line over MaxLine, after which nothing more is read.
+func (s *scanner) tooLong(err error) bool {
+	var tl *lineTooLong
+	if !errors.As(err, &tl) {
+		return false
+	}
+	s.fatal = true
+	s.onErr(s.lineErr(tl.line, "", tl.msg(), tl.hint()))
+	return true
+}
+
 func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error) error {
-	cr := newCSVReader(br)
+	cr := newCSVReader(bufio.NewReaderSize(newRowLimiter(br, ','), 64<<10))
 	hdr, err := cr.Read()
 	if err == io.EOF {
 		s.fatal = true
 		s.onErr(s.lineErr(1, "", "the manifest is empty: no header and no rows",
 			"the first line names the columns (user, action, ...); then one row per user and action"))
+		return nil
+	}
+	if s.tooLong(err) {
 		return nil
 	}
 	var pe *csv.ParseError
@@ -134,6 +148,9 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
+			return nil
+		}
+		if s.tooLong(err) {
 			return nil
 		}
 		end := bomLen + cr.InputOffset()
@@ -246,10 +263,14 @@ func (s *scanner) scanJSONL(br *bufio.Reader, bomLen int64, fn func(*rawRow) err
 	for {
 		buf = buf[:0]
 		var err error
+		n := 0 // the line's length; past MaxLine its bytes are not kept
 		for {
 			var chunk []byte
 			chunk, err = br.ReadSlice('\n')
-			buf = append(buf, chunk...)
+			n += len(chunk)
+			if n <= MaxLine+1 {
+				buf = append(buf, chunk...)
+			}
 			if err != bufio.ErrBufferFull {
 				break
 			}
@@ -257,13 +278,25 @@ func (s *scanner) scanJSONL(br *bufio.Reader, bomLen int64, fn func(*rawRow) err
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("read %s: %w", s.m.Path, err)
 		}
-		if len(buf) == 0 && err == io.EOF {
+		if n == 0 && err == io.EOF {
 			return nil
 		}
 		line++
 		s.lastLine = line
 		start := off
-		off += int64(len(buf))
+		off += int64(n)
+		if err == nil {
+			n-- // the line end
+		}
+		if n > MaxLine {
+			tl := &lineTooLong{line: line}
+			row = rawRow{line: line, start: start, end: off, broken: true,
+				errs: []*LineError{s.lineErr(line, "", tl.msg(), tl.hint())}}
+			if ferr := fn(&row); ferr != nil {
+				return ferr
+			}
+			continue
+		}
 		content := bytes.TrimSpace(buf)
 		if len(content) > 0 {
 			row = rawRow{line: line, start: start, end: off}
@@ -352,7 +385,8 @@ func (s *scanner) parseJSON(content []byte, row *rawRow) {
 // rowAt reads the row starting at byte off of f (for duplicate
 // confirmation). It returns nil when no row starts there.
 func (s *scanner) rowAt(f io.ReaderAt, off int64) (*rawRow, error) {
-	sr := io.NewSectionReader(f, off, 1<<62)
+	// A row that validated is at most MaxLine bytes and its line end.
+	sr := io.LimitReader(io.NewSectionReader(f, off, 1<<62), MaxLine+2)
 	row := &rawRow{start: off}
 	if s.m.Format == JSONL {
 		br := bufio.NewReader(sr)
@@ -408,6 +442,10 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 	j.UserIsID = isUserID(j.User)
 	if j.User == "" && !r.headerLacks[colUser] {
 		fail(colUser, "missing user", "name the user by Okta ID (00u...) or by login")
+	} else if !j.UserIsID && j.User != "" {
+		if msg, hint, ok := checkUser(j.User); !ok {
+			fail(colUser, msg, hint)
+		}
 	}
 
 	if text := strings.TrimSpace(r.vals[colAction]); text == "" {
