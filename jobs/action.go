@@ -126,17 +126,30 @@ const (
 	colPassword
 	colRecoveryQuestion
 	colRecoveryAnswer
+
+	// Informational columns: carried to the Job (and so to the report),
+	// they change nothing, and every action accepts them.
+	colLogin
+	colEmail
+	colFirstName
+	colLastName
+	colStatus
 	numCols
 )
+
+// numActionCols ends the columns of SPEC.md's per-action table.
+const numActionCols = colLogin
 
 // colNames are the canonical column names, indexed by col.
 var colNames = [numCols]string{
 	"user", "action", "send_email", "revoke_sessions", "strict",
 	"old_password", "new_password", "password", "recovery_question", "recovery_answer",
+	"login", "email", "first_name", "last_name", "status",
 }
 
 // colByName maps a lower-cased, trimmed column name (and the user aliases)
-// to its col.
+// to its col. "login" names the user column unless a user, user_id or id
+// column names the user (see userCol): then it is informational (colLogin).
 var colByName = map[string]col{
 	"user": colUser, "user_id": colUser, "id": colUser, "login": colUser,
 	"action":            colAction,
@@ -148,10 +161,32 @@ var colByName = map[string]col{
 	"password":          colPassword,
 	"recovery_question": colRecoveryQuestion,
 	"recovery_answer":   colRecoveryAnswer,
+	"email":             colEmail,
+	"first_name":        colFirstName,
+	"last_name":         colLastName,
+	"status":            colStatus,
 }
 
 func lookupCol(name string) (col, bool) {
 	c, ok := colByName[strings.ToLower(strings.TrimSpace(name))]
+	return c, ok
+}
+
+// namesUser reports whether a column name is user, user_id or id (any
+// case): a column that names the user, beside which login is informational.
+func namesUser(name string) bool {
+	c, ok := lookupCol(name)
+	return ok && c == colUser && !strings.EqualFold(strings.TrimSpace(name), "login")
+}
+
+// columnOf maps a column name of a header (or keys of a JSONL object) to its
+// col. userNamed says whether the header (or object) has a user, user_id or
+// id column: then login is the informational colLogin, else the user.
+func columnOf(name string, userNamed bool) (col, bool) {
+	c, ok := lookupCol(name)
+	if ok && c == colUser && userNamed && !namesUser(name) {
+		return colLogin, true
+	}
 	return c, ok
 }
 
@@ -182,7 +217,8 @@ var takes = map[Action][numCols]Requirement{
 
 // Takes reports whether the action requires, accepts or refuses the named
 // column (case-insensitive; user aliases included). user and action are
-// Required for every action; an unknown column or action is Refused.
+// Required for every action, the informational columns (email, first_name,
+// last_name, status) Optional; an unknown column or action is Refused.
 func (a Action) Takes(column string) Requirement {
 	c, ok := lookupCol(column)
 	if !ok {
@@ -193,8 +229,11 @@ func (a Action) Takes(column string) Requirement {
 
 func (a Action) takes(c col) Requirement {
 	t, ok := takes[a]
-	if !ok {
+	switch {
+	case !ok:
 		return Refused
+	case c >= numActionCols:
+		return Optional // informational
 	}
 	return t[c]
 }

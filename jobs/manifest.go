@@ -109,6 +109,13 @@ type Job struct {
 	SendEmail, RevokeSessions, Strict                  *bool
 	OldPassword, NewPassword, Password, RecoveryAnswer secret.String
 	RecoveryQuestion                                   string
+
+	// The informational columns, trimmed ("" when absent): who the user is,
+	// as the manifest says, for the report. They change nothing: the
+	// action goes to User whatever they hold. Login is the login column
+	// only when a user, user_id or id column names the user; when login is
+	// the only column naming the user, it is User and Login is "".
+	Login, Email, FirstName, LastName, Status string
 }
 
 // UserKey is the key that identifies the job's user before resolution: an
@@ -176,7 +183,7 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 
 	errs := &Errors{}
 	sum := &Summary{PerAction: make(map[Action]int)}
-	var takesSeen [numCols]bool
+	var takesSeen [numActionCols]bool
 	s := newScanner(m, d.Action != "", errs.add)
 	dups := newDupDetector(m, s, d)
 	defer dups.close()
@@ -194,7 +201,7 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 			return nil
 		}
 		sum.PerAction[j.Action]++
-		for c := colSendEmail; c < numCols; c++ {
+		for c := colSendEmail; c < numActionCols; c++ {
 			if j.Action.takes(c) != Refused {
 				takesSeen[c] = true
 			}

@@ -193,7 +193,10 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 }
 
 // columnsHint lists the columns a manifest may have.
-const columnsHint = "columns: user (or user_id, id, login), action, send_email, revoke_sessions, strict, old_password, new_password, password, recovery_question, recovery_answer"
+const columnsHint = "columns: user (or user_id, id, login), action, send_email, revoke_sessions, strict, old_password, new_password, password, recovery_question, recovery_answer; informational: login (beside user), email, first_name, last_name, status"
+
+// secondUserHint is the hint for two columns (or keys) that name the user.
+const secondUserHint = "keep one of user, user_id and id (a login beside it is informational)"
 
 // displayName returns a column name fit for an error message: as written
 // when it looks like a name, else a description that does not echo it (a
@@ -225,9 +228,10 @@ func (s *scanner) header(hdr []string, line int) {
 			"start the file with a header line naming its columns; "+columnsHint))
 		return
 	}
+	userNamed := slices.ContainsFunc(hdr, namesUser)
 	for i, h := range hdr {
 		name := strings.TrimSpace(h)
-		c, ok := lookupCol(name)
+		c, ok := columnOf(name, userNamed)
 		if !ok {
 			s.fieldCol[i] = -1
 			s.onErr(s.lineErr(line, displayName(name, i+1), "unknown column", columnsHint))
@@ -236,8 +240,7 @@ func (s *scanner) header(hdr []string, line int) {
 		if s.hasCol[c] {
 			s.fieldCol[i] = -1
 			if c == colUser {
-				s.onErr(s.lineErr(line, name, fmt.Sprintf("a second user column (the first is %s)", s.names[c]),
-					"keep one of user, user_id, id and login"))
+				s.onErr(s.lineErr(line, name, fmt.Sprintf("a second user column (the first is %s)", s.names[c]), secondUserHint))
 			} else {
 				s.onErr(s.lineErr(line, name, "the column appears twice", "keep one of them"))
 			}
@@ -343,9 +346,10 @@ func (s *scanner) parseJSON(content []byte, row *rawRow) {
 	}
 	slices.Sort(keys)
 	seen := [numCols]bool{}
+	userNamed := slices.ContainsFunc(keys, namesUser)
 	for _, k := range keys {
 		name := strings.TrimSpace(k)
-		c, ok := lookupCol(name)
+		c, ok := columnOf(name, userNamed)
 		if !ok {
 			row.errs = append(row.errs, s.lineErr(row.line, displayName(name, 0), "unknown column", columnsHint))
 			continue
@@ -353,7 +357,7 @@ func (s *scanner) parseJSON(content []byte, row *rawRow) {
 		if seen[c] {
 			if c == colUser {
 				row.errs = append(row.errs, s.lineErr(row.line, name,
-					fmt.Sprintf("a second user key (the other is %s)", row.names[c]), "keep one of user, user_id, id and login"))
+					fmt.Sprintf("a second user key (the other is %s)", row.names[c]), secondUserHint))
 			} else {
 				row.errs = append(row.errs, s.lineErr(row.line, name, "the key appears twice", "keep one of them"))
 			}
@@ -483,6 +487,11 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 	}
 
 	j.RecoveryQuestion = strings.TrimSpace(r.vals[colRecoveryQuestion])
+	j.Login = strings.TrimSpace(r.vals[colLogin])
+	j.Email = strings.TrimSpace(r.vals[colEmail])
+	j.FirstName = strings.TrimSpace(r.vals[colFirstName])
+	j.LastName = strings.TrimSpace(r.vals[colLastName])
+	j.Status = strings.TrimSpace(r.vals[colStatus])
 	j.OldPassword = secret.New(r.vals[colOldPassword])
 	j.NewPassword = secret.New(r.vals[colNewPassword])
 	j.Password = secret.New(r.vals[colPassword])
@@ -491,7 +500,7 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 	if !j.Action.valid() {
 		return j
 	}
-	for c := colSendEmail; c < numCols; c++ {
+	for c := colSendEmail; c < numActionCols; c++ {
 		present := r.vals[c] != ""
 		if !c.isSecret() {
 			present = strings.TrimSpace(r.vals[c]) != ""
