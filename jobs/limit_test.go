@@ -71,6 +71,9 @@ func TestLongLineRefused(t *testing.T) {
 		{"quoted.csv", // a quote left open: every line after it would join the cell
 			"user,action\r\nalice,expire_password\r\n\r\n\"bob", ",expire_password\r\n", "",
 			[]wantErr{{4, "", "the row starting on line 4 is longer than 1 MiB", `closing " missing`}}},
+		{"quoted-semicolon.csv", // the limiter follows quotes after the file's own separator
+			"user;action;recovery_question\nalice;expire_password;\nbob;change_recovery_question;\"", "a line of a long question\n", "\"\n",
+			[]wantErr{{3, "", "the row starting on line 3 is longer than 1 MiB", ""}}},
 		{"header.csv", "user,action,", "y", "\nalice,expire_password\n",
 			[]wantErr{{1, "", "line 1 is longer than 1 MiB", ""}}},
 		{"line.jsonl", // reading goes on after the long line: line 4 repeats line 1

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -153,9 +154,11 @@ func isUserID(s string) bool {
 type Summary struct {
 	Rows         int            // data rows (valid or not)
 	PerAction    map[Action]int // rows per action, for rows whose action is known
-	SHA256       string         // hex SHA-256 of the file's bytes
+	SHA256       string         // hex SHA-256 of the file's bytes (as given: before any transcoding)
 	Size         int64          // the file's size in bytes
 	HasPasswords bool           // some row carries old_password, new_password, password or recovery_answer
+	Encoding     Encoding       // UTF8, or UTF16LE / UTF16BE (read transcoded); "" when the encoding was refused
+	Separator    rune           // a CSV's separator: ',', ';' or '\t' (0 for JSONL, or when it was refused)
 }
 
 // Validate reads the whole manifest once and checks every row against
@@ -230,6 +233,8 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	}
 	sum.SHA256 = hex.EncodeToString(h.Sum(nil))
 	sum.Size = cw.n
+	sum.Encoding = s.enc
+	sum.Separator = rune(s.comma)
 
 	if sum.Rows == 0 && !s.fatal {
 		errs.add(&LineError{File: m.Path, Line: max(1, s.lastLine), Msg: "the manifest has no rows",
@@ -314,27 +319,23 @@ func (m *Manifest) Fingerprint() (sha256hex string, size int64, err error) {
 
 // CopyRows writes to w the manifest's header (CSV) and the original bytes
 // of every row whose starting line keep accepts, in file order, so that the
-// result is a runnable manifest of the same format. It returns the number of
-// rows written. Blank lines before a copied CSV row are copied with it.
+// result is a runnable manifest of the same format (and separator). It
+// returns the number of rows written. Blank lines before a copied CSV row
+// are copied with it. A UTF-16 manifest is copied as its UTF-8 text (a CSV
+// with a UTF-8 BOM, which Excel recognises).
 func (m *Manifest) CopyRows(keep func(line int) bool, w io.Writer) (int, error) {
 	f, err := os.Open(m.Path)
 	if err != nil {
 		return 0, fmt.Errorf("copy manifest rows: %w", err)
 	}
 	defer f.Close()
-	buf := make([]byte, 32<<10)
-	copyRange := func(start, end int64) error {
-		if end <= start {
-			return nil
-		}
-		_, err := io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(f, start, end-start), buf)
-		return err
-	}
 	var (
 		n          int
 		headerDone bool
 	)
 	s := newScanner(m, true, func(*LineError) {})
+	c := &copier{f: f, s: s, w: w, buf: make([]byte, 32<<10)}
+	copyRange := c.copyRange
 	err = s.scan(f, func(r *rawRow) error {
 		if !keep(r.line) {
 			return nil
@@ -358,6 +359,47 @@ func (m *Manifest) CopyRows(keep func(line int) bool, w io.Writer) (int, error) 
 		return n, fmt.Errorf("copy rows of %s: %w", m.Path, err)
 	}
 	return n, nil
+}
+
+// copier copies ranges of a manifest's text, in increasing order.
+type copier struct {
+	f   *os.File
+	s   *scanner
+	w   io.Writer
+	buf []byte
+	fwd *bufio.Reader // a UTF-16 manifest's text, read once from the start
+	pos int64         // fwd's text offset
+}
+
+func (c *copier) copyRange(start, end int64) error {
+	if end <= start {
+		return nil
+	}
+	if c.s.dec == nil {
+		_, err := io.CopyBuffer(onlyWriter{c.w}, io.NewSectionReader(c.f, start, end-start), c.buf)
+		return err
+	}
+	if c.fwd == nil {
+		first := c.s.dec.marks[0]
+		c.fwd = bufio.NewReaderSize(newDecoder(io.NewSectionReader(c.f, first.in, 1<<62), c.s.enc, first.in, first.out, false), 32<<10)
+		if c.s.m.Format == CSV {
+			if _, err := c.w.Write(utf8BOM); err != nil {
+				return err
+			}
+		}
+	}
+	if start < c.pos {
+		return fmt.Errorf("text range %d-%d after %d", start, end, c.pos)
+	}
+	if _, err := c.fwd.Discard(int(start - c.pos)); err != nil {
+		return err
+	}
+	k, err := io.CopyBuffer(onlyWriter{c.w}, io.LimitReader(c.fwd, end-start), c.buf)
+	c.pos = start + k
+	if err == nil && k < end-start {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // onlyWriter hides a writer's ReadFrom, so io.CopyBuffer uses its buffer.

@@ -46,14 +46,17 @@ type scanner struct {
 	m          *Manifest
 	hasDefault bool             // --action was given
 	onErr      func(*LineError) // receives header problems
-	fatal      bool             // the header could not be read; no row was scanned
+	fatal      bool             // reading stopped at a problem that covers the rest (no header, a line too long)
 	lastLine   int              // the last line read (for "no rows")
+	enc        Encoding         // the file's text encoding
+	dec        *decoder         // a UTF-16 file's decoder (its marks), else nil
 
 	// CSV header
 	names     [numCols]string
 	hasCol    [numCols]bool
 	fieldCol  []col // field index -> column, -1 for an unknown one
 	headerEnd int64 // offset just past the header line (BOM included)
+	comma     byte  // the separator: ',', ';' or '\t'
 }
 
 func newScanner(m *Manifest, hasDefaultAction bool, onErr func(*LineError)) *scanner {
@@ -65,23 +68,36 @@ func newScanner(m *Manifest, hasDefaultAction bool, onErr func(*LineError)) *sca
 // error or fn's first error.
 func (s *scanner) scan(r io.Reader, fn func(*rawRow) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	var bomLen int64
-	if b, _ := br.Peek(3); bytes.Equal(b, utf8BOM) {
-		_, _ = br.Discard(3)
-		bomLen = 3
+	head, _ := br.Peek(4)
+	sn := sniff(head)
+	if sn.refusal != "" {
+		s.fatal = true
+		s.onErr(s.lineErr(1, "", sn.refusal, encodingHint))
+		return nil
+	}
+	s.enc = sn.enc
+	_, _ = br.Discard(sn.bomLen)
+	text := br
+	var bomLen int64 // text offsets that are file offsets count the BOM
+	if sn.enc == UTF8 {
+		bomLen = int64(sn.bomLen)
+	} else {
+		s.dec = newDecoder(br, sn.enc, int64(sn.bomLen), 0, true)
+		text = bufio.NewReaderSize(s.dec, 64<<10)
 	}
 	if s.m.Format == JSONL {
-		return s.scanJSONL(br, bomLen, fn)
+		return s.scanJSONL(text, bomLen, fn)
 	}
-	return s.scanCSV(br, bomLen, fn)
+	return s.scanCSV(text, bomLen, fn)
 }
 
 func (s *scanner) lineErr(line int, c string, msg, hint string) *LineError {
 	return &LineError{File: s.m.Path, Line: line, Column: c, Msg: msg, Hint: hint}
 }
 
-func newCSVReader(r io.Reader) *csv.Reader {
+func newCSVReader(r io.Reader, comma byte) *csv.Reader {
 	cr := csv.NewReader(r)
+	cr.Comma = rune(comma)
 	cr.FieldsPerRecord = -1 // field counts are checked here, per row
 	cr.ReuseRecord = true
 	return cr
@@ -97,7 +113,10 @@ func csvParseMsg(pe *csv.ParseError) string {
 	return fmt.Sprintf("malformed CSV (line %d, character %d)", pe.Line, pe.Column)
 }
 
-const quoteHint = `quote a field that holds a " or a comma with "...", and double each " inside it`
+// quoteHint is the hint for a quoting error in a file separated by comma.
+func quoteHint(comma byte) string {
+	return `quote a field that holds a ", a line break or the separator (` + sepName(comma) + `) with "...", and double each " inside it`
+}
 
 // tooLong reports a line over MaxLine, after which nothing more is read.
 func (s *scanner) tooLong(err error) bool {
@@ -111,7 +130,14 @@ func (s *scanner) tooLong(err error) bool {
 }
 
 func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error) error {
-	cr := newCSVReader(bufio.NewReaderSize(newRowLimiter(br, ','), 64<<10))
+	comma, le := s.separator(br)
+	if le != nil {
+		s.fatal = true
+		s.onErr(le)
+		return nil
+	}
+	s.comma = comma
+	cr := newCSVReader(bufio.NewReaderSize(newRowLimiter(br, comma), 64<<10), comma)
 	hdr, err := cr.Read()
 	if err == io.EOF {
 		s.fatal = true
@@ -125,7 +151,7 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		s.fatal = true
-		s.onErr(s.lineErr(pe.StartLine, "", "header: "+csvParseMsg(pe), quoteHint))
+		s.onErr(s.lineErr(pe.StartLine, "", "header: "+csvParseMsg(pe), quoteHint(comma)))
 		return nil
 	}
 	if err != nil {
@@ -157,7 +183,7 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 		case errors.As(err, &pe):
 			row.line = pe.StartLine
 			row.broken = true
-			row.errs = append(row.errs, s.lineErr(pe.StartLine, "", csvParseMsg(pe), quoteHint))
+			row.errs = append(row.errs, s.lineErr(pe.StartLine, "", csvParseMsg(pe), quoteHint(comma)))
 			s.lastLine = pe.Line
 		case err != nil:
 			return fmt.Errorf("read %s: %w", s.m.Path, err)
@@ -167,8 +193,7 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 			if len(rec) != len(s.fieldCol) {
 				row.broken = true
 				row.errs = append(row.errs, s.lineErr(row.line, "",
-					fmt.Sprintf("the row has %d fields; the header has %d", len(rec), len(s.fieldCol)),
-					"every row needs one field per header column (leave a field empty with nothing between the commas)"))
+					fmt.Sprintf("the row has %d fields; the header has %d", len(rec), len(s.fieldCol)), s.fieldsHint(rec)))
 			} else {
 				for i, v := range rec {
 					if c := s.fieldCol[i]; c >= 0 {
@@ -190,8 +215,12 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 // rowAt reads the row starting at byte off of f (for duplicate
 // confirmation). It returns nil when no row starts there.
 func (s *scanner) rowAt(f io.ReaderAt, off int64) (*rawRow, error) {
+	text, err := s.textAt(f, off)
+	if err != nil {
+		return nil, err
+	}
 	// A row that validated is at most MaxLine bytes and its line end.
-	sr := io.LimitReader(io.NewSectionReader(f, off, 1<<62), MaxLine+2)
+	sr := io.LimitReader(text, MaxLine+2)
 	row := &rawRow{start: off}
 	if s.m.Format == JSONL {
 		br := bufio.NewReader(sr)
@@ -206,7 +235,7 @@ func (s *scanner) rowAt(f io.ReaderAt, off int64) (*rawRow, error) {
 		s.parseJSON(content, row)
 		return row, nil
 	}
-	cr := newCSVReader(sr)
+	cr := newCSVReader(sr, s.comma)
 	rec, err := cr.Read()
 	if err == io.EOF {
 		return nil, nil
