@@ -203,7 +203,7 @@ const (
 )
 
 // takes is SPEC.md's per-action column table, for the columns after action.
-var takes = map[Action][numCols]Requirement{
+var takes = map[Action][numActionCols]Requirement{
 	// columns: user action send_email revoke_sessions strict old_password new_password password recovery_question recovery_answer
 	ExpirePassword:                 {rq, rq},
 	ExpirePasswordWithTempPassword: {rq, rq, 0, op},

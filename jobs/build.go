@@ -10,16 +10,26 @@ import (
 // build validates a row and returns its Job, reporting each problem to add.
 // It returns nil for a row that could not be mapped to columns.
 func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
+	j := new(Job)
+	if !fill(j, file, r, d, add) {
+		return nil
+	}
+	return j
+}
+
+// fill is build into a Job the caller owns (Validate reuses one); it
+// returns false where build returns nil.
+func fill(j *Job, file string, r *rawRow, d Defaults, add func(*LineError)) bool {
 	for _, e := range r.errs {
 		add(e)
 	}
 	if r.broken {
-		return nil
+		return false
 	}
 	fail := func(c col, msg, hint string) {
 		add(&LineError{File: file, Line: r.line, Column: r.colName(c), Msg: msg, Hint: hint})
 	}
-	j := &Job{Line: r.line}
+	*j = Job{Line: r.line}
 	j.User = strings.TrimSpace(r.vals[colUser])
 	j.UserIsID = isUserID(j.User)
 	if j.User == "" && !r.headerLacks[colUser] {
@@ -76,14 +86,15 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 	j.RecoveryAnswer = secret.New(r.vals[colRecoveryAnswer])
 
 	if !j.Action.valid() {
-		return j
+		return true
 	}
+	tbl := takes[j.Action] // once a row, not once a column
 	for c := colSendEmail; c < numActionCols; c++ {
 		present := r.vals[c] != ""
 		if !c.isSecret() {
 			present = strings.TrimSpace(r.vals[c]) != ""
 		}
-		req := j.Action.takes(c)
+		req := tbl[c]
 		switch {
 		case present && req == Refused:
 			fail(c, fmt.Sprintf("%s does not take %s: leave it empty", j.Action, colNames[c]), refusedHint(j.Action, c))
@@ -106,7 +117,7 @@ func build(file string, r *rawRow, d Defaults, add func(*LineError)) *Job {
 			}
 		}
 	}
-	return j
+	return true
 }
 
 // nearestAction returns the action name within a small edit distance of s,

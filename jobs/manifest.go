@@ -190,10 +190,10 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	dups := newDupDetector(m, s, d)
 	defer dups.close()
 
+	j := new(Job) // one for every row: each is done with before the next
 	err = s.scan(tee, func(r *rawRow) error {
 		sum.Rows++
-		j := build(m.Path, r, d, errs.add)
-		if j == nil {
+		if !fill(j, m.Path, r, d, errs.add) {
 			return nil
 		}
 		if !sum.HasPasswords && (!j.OldPassword.IsZero() || !j.NewPassword.IsZero() || !j.Password.IsZero() || !j.RecoveryAnswer.IsZero()) {
@@ -203,8 +203,9 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 			return nil
 		}
 		sum.PerAction[j.Action]++
+		tbl := takes[j.Action]
 		for c := colSendEmail; c < numActionCols; c++ {
-			if j.Action.takes(c) != Refused {
+			if tbl[c] != Refused {
 				takesSeen[c] = true
 			}
 		}

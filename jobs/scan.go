@@ -113,13 +113,16 @@ func csvParseMsg(pe *csv.ParseError) string {
 	return fmt.Sprintf("malformed CSV (line %d, character %d)", pe.Line, pe.Column)
 }
 
-// quoteHint is the hint for a quoting error in a file separated by comma.
+// quoteHint is the hint for a quoting error; it names the separator.
 func quoteHint(comma byte) string {
 	return `quote a field that holds a ", a line break or the separator (` + sepName(comma) + `) with "...", and double each " inside it`
 }
 
 // tooLong reports a line over MaxLine, after which nothing more is read.
 func (s *scanner) tooLong(err error) bool {
+	if err == nil {
+		return false // every row but one: no allocation for errors.As's target
+	}
 	var tl *lineTooLong
 	if !errors.As(err, &tl) {
 		return false
@@ -165,7 +168,12 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 	s.headerEnd = bomLen + cr.InputOffset()
 	s.lastLine = hdrLine
 	prev := s.headerEnd
-	var row rawRow
+	// One row, updated in place: each row sets every column the header has
+	// (the others stay empty), so nothing is cleared or copied per row.
+	row := rawRow{names: s.names}
+	for c := range numCols {
+		row.headerLacks[c] = !s.hasCol[c]
+	}
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -175,10 +183,9 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 			return nil
 		}
 		end := bomLen + cr.InputOffset()
-		row = rawRow{start: prev, end: end, names: s.names}
-		for c := range numCols {
-			row.headerLacks[c] = !s.hasCol[c]
-		}
+		row.start, row.end = prev, end
+		row.errs = row.errs[:0]
+		row.broken = false
 		switch {
 		case errors.As(err, &pe):
 			row.line = pe.StartLine
