@@ -1,13 +1,15 @@
-// Package jobs owns the manifest: it reads a CSV or JSONL file (or a copy of
+// Package jobs owns the manifest: it reads a CSV (separated by commas,
+// semicolons or tabs) or JSONL file, in UTF-8 or UTF-16 (or a copy of
 // standard input), validates it whole against SPEC.md's per-action column
 // table, and streams it back as Jobs in file order.
 //
-// The package never holds a manifest's rows in memory: Validate and Each
-// stream the file, and duplicate detection keeps one 64-bit hash per
-// (user, action) pair, confirming a hash hit by rereading both rows. Every
+// The package never holds a manifest's rows in memory, nor a line longer
+// than MaxLine: Validate and Each stream the file, and duplicate detection
+// keeps one 64-bit hash per (user, action) pair, confirming a hash hit by
+// rereading both rows. It changes no process-wide setting. Every
 // password and answer becomes a secret.String as soon as it is read, and no
 // error ever carries a cell's value (only column names, line numbers, action
-// names and booleans).
+// names, and the kind of character a user cell may not hold).
 package jobs
 
 import (
