@@ -454,29 +454,30 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		}
 		return err
 	}
-	if !o.yes && !o.dryRun {
+	if !o.dryRun {
+		// What will happen, and to whom: asked on a terminal, printed the
+		// same with --yes.
 		w := e.stderr
-		verb := "Run"
-		if resuming {
-			verb = "Resume"
-		}
-		infof(w, "org:      %s", cfg.OrgURL)
+		infof(w, "org:      %s (from %s)", cfg.OrgURL, orgURLSource(e, o))
 		if org.Me != nil {
 			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
 		}
 		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
-		for _, a := range jobs.Actions {
-			if n := sum.PerAction[a]; n > 0 {
-				infof(w, "  %-36s %d", a, n)
-			}
-		}
 		if resuming {
-			infof(w, "already finished: %d rows", state.Done.Count())
+			infof(w, "already finished: %d rows; the rest as confirmed when the run started", state.Done.Count())
+		} else {
+			printPlan(w, sum)
 		}
 		infof(w, "report:   %s", reportPath)
+	}
+	if !o.yes && !o.dryRun {
+		verb := "Run"
+		if resuming {
+			verb = "Resume"
+		}
 		var yes bool
 		if err := untilInterrupted(e, func() error {
-			yes = confirm(e.stdin, w, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
+			yes = confirm(e.stdin, e.stderr, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
 			return nil
 		}); err != nil {
 			return err
