@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -692,20 +690,4 @@ func orgActions(org *emulator.Org, userID string) []emulator.LogEntry {
 func describe(r *report.Row) string {
 	return fmt.Sprintf("line %d %s %s: outcome %s http %d code %q summary %q attempts %d",
 		r.Line, r.User, r.Action, r.Outcome, r.HTTPStatus, r.ErrorCode, r.ErrorSummary, r.Attempts)
-}
-
-var _ = io.Discard
-
-// TestClaimKeyIsFNV1a: the hand-written hash is hash/fnv's FNV-1a over
-// user ID, a zero byte and action.
-func TestClaimKeyIsFNV1a(t *testing.T) {
-	for _, c := range [][2]string{{"", ""}, {"00u1", "expire_password"}, {"00uABCDEFGHIJKLMNOPQ", "change_password"}, {"a\x00b", "c"}} {
-		h := fnv.New64a()
-		h.Write([]byte(c[0]))
-		h.Write([]byte{0})
-		h.Write([]byte(c[1]))
-		if got, want := runner.ClaimKey(c[0], c[1]), h.Sum64(); got != want {
-			t.Errorf("ClaimKey(%q, %q) = %#x, want %#x", c[0], c[1], got, want)
-		}
-	}
 }
