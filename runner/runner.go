@@ -613,7 +613,7 @@ func (r *Runner) resolve(t *task) {
 	u := res.resp.User
 	if u == nil {
 		row := r.baseRow(t)
-		row.Outcome = report.Failed
+		row.Outcome = r.failure()
 		row.ErrorSummary = "Okta's answer to GET /api/v1/users carried no user"
 		t.row = row
 		return
@@ -638,7 +638,7 @@ func (r *Runner) resolve(t *task) {
 	if j.UserIsID && u.ID != j.User {
 		// IDs are case-sensitive: Okta must not answer for another ID.
 		row := r.baseRow(t)
-		row.Outcome = report.WouldFail
+		row.Outcome = r.failure()
 		row.ErrorCode = report.CodeLoginMismatch
 		row.ErrorSummary = "Okta answered with a different user ID"
 		t.row = row
@@ -754,6 +754,15 @@ func (r *Runner) finish(t *task) {
 	}
 	r.mu.Unlock()
 	close(t.done)
+}
+
+// failure is the outcome of a row that fails without its action being sent:
+// would_fail in a dry run, failed in a real one.
+func (r *Runner) failure() report.Outcome {
+	if r.opt.DryRun {
+		return report.WouldFail
+	}
+	return report.Failed
 }
 
 func (r *Runner) baseRow(t *task) *report.Row {
