@@ -597,51 +597,30 @@ func (r *Runner) resolve(t *task) {
 		return
 	}
 	if res.err != nil {
-		row := r.baseRow(t)
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
+		row := r.decide(t, r.failure(), "", "")
 		fillError(row, res.err, false)
 		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
 			row.ErrorSummary = "user not found: " + row.ErrorSummary
 		}
-		t.row = row
 		return
 	}
 	u := res.resp.User
 	if u == nil {
-		row := r.baseRow(t)
-		row.Outcome = r.failure()
-		row.ErrorSummary = "Okta's answer to GET /api/v1/users carried no user"
-		t.row = row
+		r.decide(t, r.failure(), "", "Okta's answer to GET /api/v1/users carried no user")
 		return
 	}
 	t.userID = u.ID
 	if !j.UserIsID && !loginMatches(j.User, u.Login, r.opt.MatchShortNames) {
-		row := r.baseRow(t)
-		row.UserID = u.ID
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
-		row.ErrorCode = report.CodeLoginMismatch
-		row.ErrorSummary = "Okta resolved this login to a user whose login is different; nothing was sent for this row"
+		why := "Okta resolved this login to a user whose login is different; nothing was sent for this row"
 		if loginMatches(j.User, u.Login, true) {
-			row.ErrorSummary = "Okta resolved this short name to a user with a longer login; nothing was sent for this row (write the full login, or rerun with --match-short-names)"
+			why = "Okta resolved this short name to a user with a longer login; nothing was sent for this row (write the full login, or rerun with --match-short-names)"
 		}
-		t.row = row
+		r.decide(t, r.failure(), report.CodeLoginMismatch, why)
 		return
 	}
 	if j.UserIsID && u.ID != j.User {
 		// IDs are case-sensitive: Okta must not answer for another ID.
-		row := r.baseRow(t)
-		row.Outcome = r.failure()
-		row.ErrorCode = report.CodeLoginMismatch
-		row.ErrorSummary = "Okta answered with a different user ID"
-		t.row = row
+		r.decide(t, r.failure(), report.CodeLoginMismatch, "Okta answered with a different user ID")
 		return
 	}
 	t.user = u
@@ -663,10 +642,7 @@ func (r *Runner) resolveLocally(t *task) bool {
 		// Excluded by login: skipped without a lookup of its own (so a
 		// login Okta does not know still ends skipped).
 		t.userID = id
-		row := r.baseRow(t)
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is on the --exclude list"
-		t.row = row
+		r.decide(t, report.Skipped, "", excludedWhy)
 		return true
 	}
 	if j.UserIsID && !r.opt.DryRun {
@@ -702,35 +678,19 @@ func (r *Runner) sequence(t *task) {
 		return
 	}
 	if _, byLogin := r.excludedLogin(j); r.excludeIDs[t.userID] || byLogin {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is on the --exclude list"
-		t.row = row
+		r.decide(t, report.Skipped, "", excludedWhy)
 		return
 	}
 	if r.meID != "" && t.userID == r.meID {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is the API token's own user: credbatch never changes it"
-		t.row = row
+		r.decide(t, report.Skipped, "", "user is the API token's own user: credbatch never changes it")
 		return
 	}
 	key := claimKey(t.userID, string(j.Action))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if first, dup := r.claims[key]; dup && first != j.Line {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
-		row.ErrorCode = report.CodeDuplicateUser
-		row.ErrorSummary = fmt.Sprintf("line %d already has %s for this user (after resolving logins); not sent again", first, j.Action)
-		t.row = row
+		r.decide(t, r.failure(), report.CodeDuplicateUser,
+			fmt.Sprintf("line %d already has %s for this user (after resolving logins); not sent again", first, j.Action))
 		return
 	}
 	r.claims[key] = j.Line
@@ -756,6 +716,19 @@ func (r *Runner) finish(t *task) {
 	close(t.done)
 }
 
+// excludedWhy is the summary of a row whose user is on the --exclude list.
+const excludedWhy = "user is on the --exclude list"
+
+// decide gives the task its row, with an outcome known without sending its
+// action (or, in a dry run, the one predicted), and the code and summary
+// that say why (either may be empty). It returns the row.
+func (r *Runner) decide(t *task, o report.Outcome, code, summary string) *report.Row {
+	row := r.baseRow(t)
+	row.Outcome, row.ErrorCode, row.ErrorSummary = o, code, summary
+	t.row = row
+	return row
+}
+
 // failure is the outcome of a row that fails without its action being sent:
 // would_fail in a dry run, failed in a real one.
 func (r *Runner) failure() report.Outcome {
@@ -765,6 +738,8 @@ func (r *Runner) failure() report.Outcome {
 	return report.Failed
 }
 
+// baseRow is the task's row before its outcome: its line, user, action, and
+// the attempts and start of earlier runs.
 func (r *Runner) baseRow(t *task) *report.Row {
 	return &report.Row{
 		Line: t.job.Line, User: t.job.User, UserID: t.userID, Action: string(t.job.Action),
@@ -798,21 +773,16 @@ func (r *Runner) executeRow(t *task) error {
 	if t.row != nil {
 		return r.record(t, t.row)
 	}
-	row := r.baseRow(t)
 	if t.settle {
-		row.Outcome = report.InDoubt
-		row.ErrorSummary = "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"
-		return r.record(t, row)
+		return r.record(t, r.decide(t, report.InDoubt, "", "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"))
 	}
 	if r.opt.DryRun {
-		ok, reason := dryRunVerdict(t.job.Action, t.user)
-		row.UserStatus = t.user.Status
-		if ok {
-			row.Outcome = report.WouldSucceed
-		} else {
-			row.Outcome = report.WouldFail
-			row.ErrorSummary = reason
+		o, reason := report.WouldSucceed, ""
+		if ok, why := dryRunVerdict(t.job.Action, t.user); !ok {
+			o, reason = report.WouldFail, why
 		}
+		row := r.decide(t, o, "", reason)
+		row.UserStatus = t.user.Status
 		r.mu.Lock()
 		r.statusCount[t.user.Status]++
 		r.mu.Unlock()
@@ -874,6 +844,19 @@ func (r *Runner) executeRow(t *task) error {
 	if res.pending {
 		return release()
 	}
+	err := r.record(t, r.answered(t, &res))
+	if errors.Is(err, errTripped) {
+		if rerr := release(); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+// answered is the row of a task whose action got a final verdict: what
+// Okta's answer (or its absence) says, and the attempts of every run.
+func (r *Runner) answered(t *task, res *sendResult) *report.Row {
+	row := r.baseRow(t)
 	row.Attempts = t.attempts + res.sent
 	if row.StartedAt.IsZero() {
 		row.StartedAt = res.started
@@ -888,7 +871,7 @@ func (r *Runner) executeRow(t *task) error {
 		row.ResetURL = resp.ResetURL
 		row.UserStatus = resp.UserStatus
 		if row.UserStatus == "" {
-			row.UserStatus = documentedStatus(j.Action)
+			row.UserStatus = documentedStatus(t.job.Action)
 		}
 	case pace.InDoubt:
 		row.Outcome = report.InDoubt
@@ -897,13 +880,7 @@ func (r *Runner) executeRow(t *task) error {
 		row.Outcome = report.Failed
 		fillError(row, res.err, false)
 	}
-	err := r.record(t, row)
-	if errors.Is(err, errTripped) {
-		if rerr := release(); rerr != nil {
-			return rerr
-		}
-	}
-	return err
+	return row
 }
 
 // fillError puts an error's code and summary into a row; never a secret.
