@@ -157,13 +157,13 @@ type Runner struct {
 	counts      map[report.Outcome]int
 	byCode      map[string]int
 	statusCount map[string]int
-	ended       int  // rows handed to the recorder failed or in_doubt
-	decided     int  // rows handed to the recorder
-	tripped     bool // a row tripped --halt-on
-	finished    int  // jobs that got an HTTP answer to their action
-	all403      bool
+	ended       int            // rows handed to the recorder failed or in_doubt
+	decided     int            // rows handed to the recorder
+	tripped     bool           // a row tripped --halt-on
 	claims      map[uint64]int // hash(userID, action) -> line
 	chains      map[string]chan struct{}
+
+	sys systemic // the systemic-403 rule's watch over the actions' answers
 
 	recCh chan recItem
 	slots chan struct{}           // holdsSlot rows sent and not yet durable, at most Workers
@@ -207,7 +207,6 @@ func New(opt Options, in Input) *Runner {
 		statusCount: map[string]int{},
 		claims:      map[uint64]int{},
 		chains:      map[string]chan struct{}{},
-		all403:      true,
 		excludeIDs:  map[string]bool{},
 		excludeLog:  map[string]string{},
 	}
@@ -824,7 +823,7 @@ func (r *Runner) executeRow(t *task) error {
 	}
 	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return callAction(ctx, r.in.Client, j, t.userID, o)
-	}, journalAttempt, &systemic{r: r}, t.priorApplied)
+	}, journalAttempt, &r.sys, t.priorApplied)
 	if res.localErr != nil {
 		r.stopFeed(res.localErr)
 		return res.localErr
@@ -1128,25 +1127,30 @@ func terminal(v pace.Verdict) bool {
 }
 
 // systemic watches for the systemic-403 rule: the first five jobs to finish
-// all answered 403 E0000006 (the token lacks the permission).
-type systemic struct{ r *Runner }
+// all answered 403 E0000006 (the token lacks the permission). Its zero value
+// is ready; it is safe for concurrent use.
+type systemic struct {
+	mu       sync.Mutex
+	finished int  // jobs whose action got a final HTTP answer, up to systemicN
+	other    bool // one of them answered something else: the rule cannot trip
+}
 
 const systemicN = 5
 
-// observe returns true when this answer trips the rule.
+// observe counts one job's final answer and returns true when it trips the
+// rule.
 func (s *systemic) observe(status int, code string) bool {
-	r := s.r
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.finished >= systemicN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished >= systemicN {
 		return false
 	}
-	r.finished++
+	s.finished++
 	if status != 403 || code != "E0000006" {
-		r.all403 = false
+		s.other = true
 		return false
 	}
-	return r.all403 && r.finished == systemicN
+	return !s.other && s.finished == systemicN
 }
 
 // sendResult is what one job's request loop ended with.
