@@ -513,9 +513,9 @@ func (r *Runner) prepare() error {
 		r.meID = r.opt.OwnerID
 		return r.resolveExcluded()
 	}
-	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+	res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetMe(ctx, o)
-	}, nil, nil, false)
+	}))
 	if res.pending {
 		return r.whyStopped()
 	}
@@ -541,9 +541,9 @@ func (r *Runner) prepare() error {
 // by ID is excluded too.
 func (r *Runner) resolveExcluded() error {
 	for login := range r.excludeLog {
-		res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+		res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 			return r.in.Client.GetUser(ctx, login, o)
-		}, nil, nil, false)
+		}))
 		if res.pending {
 			return r.whyStopped()
 		}
@@ -588,9 +588,9 @@ func (r *Runner) resolve(t *task) {
 		return
 	}
 	j := &t.job
-	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+	res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetUser(ctx, j.User, o)
-	}, nil, nil, false)
+	}))
 	if res.pending {
 		t.pending = true
 		return
@@ -821,9 +821,16 @@ func (r *Runner) executeRow(t *task) error {
 			return nil // pending
 		}
 	}
-	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
-		return callAction(ctx, r.in.Client, j, t.userID, o)
-	}, journalAttempt, &r.sys, t.priorApplied)
+	res := r.send(request{
+		bucket:     pace.Post,
+		repeatable: rep,
+		call: func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+			return callAction(ctx, r.in.Client, j, t.userID, o)
+		},
+		beforeAttempt:         journalAttempt,
+		watch403:              true,
+		earlierMayHaveApplied: t.priorApplied,
+	})
 	if res.localErr != nil {
 		r.stopFeed(res.localErr)
 		return res.localErr
@@ -1165,9 +1172,37 @@ type sendResult struct {
 	localErr       error // journal write failed
 }
 
+// request is one request as send sends it: the bucket that paces it, how an
+// attempt is made, and what the retry policy and the stop rules must know.
+type request struct {
+	bucket pace.Bucket
+	// repeatable: it may be sent again after an attempt that may have
+	// reached Okta (every lookup; the actions repeatable names).
+	repeatable bool
+	// call makes one attempt.
+	call func(context.Context, okta.CallOptions) (*okta.Response, error)
+	// beforeAttempt, when set, runs before each attempt goes on the wire
+	// (the journal's record of it; n counts this run's attempts from 1).
+	// Its error ends the request as sendResult.localErr.
+	beforeAttempt func(n int) error
+	// watch403: the request's final answers count toward the systemic-403
+	// rule (a row's action). A flag, not a *systemic: a pointer field that
+	// leaks would make call and beforeAttempt escape, one allocation each
+	// per row.
+	watch403 bool
+	// earlierMayHaveApplied: an attempt of an earlier run may have applied.
+	earlierMayHaveApplied bool
+}
+
+// lookup is a GET: repeatable, in the pacer's Get bucket, its answers not
+// counted by the systemic-403 rule.
+func lookup(call func(context.Context, okta.CallOptions) (*okta.Response, error)) request {
+	return request{bucket: pace.Get, repeatable: true, call: call}
+}
+
 // send runs one request with pacing and the retry policy of runner/pace.
-// journalAttempt, when set, is called before each attempt goes on the wire.
-func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.CallOptions) (*okta.Response, error), journalAttempt func(n int) error, sys *systemic, earlier bool) sendResult {
+func (r *Runner) send(req request) sendResult {
+	b, rep, earlier := req.bucket, req.repeatable, req.earlierMayHaveApplied
 	var res sendResult
 	var lastReqID string
 	retries := 0
@@ -1181,17 +1216,17 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 			res.pending = true
 			return res
 		}
-		if journalAttempt != nil {
+		if req.beforeAttempt != nil {
 			if !rep {
 				crash("before-attempt")
 			}
-			if err := journalAttempt(res.sent + 1); err != nil {
+			if err := req.beforeAttempt(res.sent + 1); err != nil {
 				ticket.Done(pace.Observation{})
 				res.localErr = err
 				return res
 			}
 		}
-		if journalAttempt != nil && !rep {
+		if req.beforeAttempt != nil && !rep {
 			crash("after-attempt")
 		}
 		if res.started.IsZero() {
@@ -1199,7 +1234,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 		}
 		res.sent++
 		r.requests.Add(1)
-		resp, err := call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
+		resp, err := req.call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
 		if b == pace.Post {
 			crash("after-response")
 		}
@@ -1237,7 +1272,7 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 				res.pending = true
 				return res
 			}
-			if sys != nil && terminal(v) && sys.observe(ae.HTTPStatus, ae.Code) {
+			if req.watch403 && terminal(v) && r.sys.observe(ae.HTTPStatus, ae.Code) {
 				r.stop(&StopError{
 					Reason: "the first 5 rows all answered 403 E0000006: the token is not allowed to do this",
 					Hint:   "give the token's admin (or the service app) a role that may manage these users' credentials (okta.users.manage), then rerun the same command to resume",
@@ -1247,8 +1282,8 @@ func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.C
 			}
 		} else if resp != nil {
 			lastReqID = resp.RequestID
-			if sys != nil && terminal(v) {
-				sys.observe(resp.HTTPStatus, "")
+			if req.watch403 && terminal(v) {
+				r.sys.observe(resp.HTTPStatus, "")
 			}
 		}
 		if r.debug {
