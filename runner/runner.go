@@ -144,11 +144,8 @@ type Runner struct {
 	requests    atomic.Int64
 	rateLimited atomic.Int64
 
-	feedCtx    context.Context
-	stopFeed   context.CancelCauseFunc
-	hardCtx    context.Context
-	stopMu     sync.Mutex
-	stopErr    error
+	halt stopper // ends the feeding, or the run, early; armed by Run
+
 	meID       string
 	excludeIDs map[string]bool
 	excludeLog map[string]string // excluded login (lower case) -> its user ID once looked up
@@ -164,10 +161,6 @@ type Runner struct {
 	chains      map[string]chan struct{}
 
 	sys systemic // the systemic-403 rule's watch over the actions' answers
-
-	recCh chan recItem
-	slots chan struct{}           // holdsSlot rows sent and not yet durable, at most Workers
-	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
 }
 
 // New prepares a run.
@@ -256,7 +249,7 @@ type task struct {
 	attempts int // attempts in earlier runs
 	started  time.Time
 	queued   bool // handed to the recorder, which finishes it once durable
-	slot     bool // holds one of r.slots (sent, not yet durable)
+	slot     bool // holds one of the recorder's slots (sent, not yet durable)
 	// priorApplied: an attempt of an earlier run may have applied (a
 	// repeatable action that was on the wire when that run stopped).
 	priorApplied bool
@@ -266,152 +259,61 @@ type task struct {
 // abandons the requests on the wire (second Ctrl-C). It returns what this
 // invocation did and, when it did not finish, why: a StopError (exit 3), an
 // error wrapping ErrLocal (exit 4), or the cause of feed's end.
+//
+// The stages, each its own goroutines joined by channels: feed (one) ->
+// resolveRows (Workers) -> sequencer (one) -> executor (Workers) -> recorder
+// (one). Every stage but the recorder ends with pipe, the errgroup's context
+// (hard's end or a stage's error); feeding and sending also end with feed's.
 func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	start := r.now()
-	r.hardCtx, r.abort = context.WithCancelCause(hard)
-	defer r.abort(nil)
-	r.feedCtx, r.stopFeed = context.WithCancelCause(feed)
-	defer r.stopFeed(nil)
+	hardCtx, endHard := context.WithCancelCause(hard)
+	defer endHard(nil)
+	feedCtx, endFeed := context.WithCancelCause(feed)
+	defer endFeed(nil)
+	r.halt.arm(r.log, endFeed, endHard)
 
-	if err := r.prepare(); err != nil {
+	if err := r.prepare(feedCtx, hardCtx); err != nil {
 		return r.result(start), err
 	}
 
-	g, gctx := errgroup.WithContext(r.hardCtx)
-	window := make(chan struct{}, 4*r.opt.Workers+16)
-	resolveCh := make(chan *task, r.opt.Workers)
-	resolvedCh := make(chan *task, r.opt.Workers)
-	execCh := make(chan *task, r.opt.Workers)
-	r.recCh = make(chan recItem, 8*r.opt.Workers+64)
-	r.slots = make(chan struct{}, r.opt.Workers)
+	g, pipe := errgroup.WithContext(hardCtx)
+	window := make(chan struct{}, 4*r.opt.Workers+16) // rows fed and not yet sequenced
+	toResolve := make(chan *task, r.opt.Workers)
+	resolved := make(chan *task, r.opt.Workers)
+	toExecute := make(chan *task, r.opt.Workers)
+	q := recQueue{
+		rows:  make(chan recItem, 8*r.opt.Workers+64),
+		slots: make(chan struct{}, r.opt.Workers),
+	}
 
 	// The recorder: the one goroutine that writes the report.
 	recDone := make(chan error, 1)
-	go func() { recDone <- r.recorder() }()
+	go func() { recDone <- r.recorder(q) }()
 
-	// Feeder: manifest order, finished rows skipped.
-	var resolvers sync.WaitGroup // the feeder and the resolvers: resolvedCh's senders
-	resolvers.Add(1)
+	var senders sync.WaitGroup // the feeder and the resolvers: resolved's senders
+	senders.Add(1 + r.opt.Workers)
 	g.Go(func() error {
-		defer resolvers.Done()
-		defer close(resolveCh)
-		var seq int64
-		err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
-			if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
-				if r.in.Prior.Finished == 0 {
-					r.total.Add(-1)
-				}
-				return nil
-			}
-			select {
-			case window <- struct{}{}:
-			case <-r.feedCtx.Done():
-				return errFeedStopped
-			case <-gctx.Done():
-				return errFeedStopped
-			}
-			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
-			seq++
-			if a, ok := r.in.Prior.InFlight[j.Line]; ok {
-				if j.Action.ChecksPassword() {
-					t.settle = true
-					t.userID = a.UserID
-				} else {
-					// Repeated, but a 4xx now, or retries running out,
-					// ends in_doubt: the earlier attempt may have applied.
-					t.priorApplied = true
-				}
-				if t.started.IsZero() {
-					t.started = a.At
-				}
-			}
-			// A row that needs no lookup (a user ID, outside a dry run)
-			// skips the resolvers: one hand-off less per row.
-			to := resolveCh
-			if r.resolveLocally(t) {
-				to = resolvedCh
-			}
-			select {
-			case to <- t:
-				return nil
-			case <-gctx.Done():
-				return errFeedStopped
-			}
-		})
-		if errors.Is(err, errFeedStopped) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: reading the manifest: %w", ErrLocal, err)
-		}
-		return nil
+		defer senders.Done()
+		return r.feed(feedCtx, pipe, window, toResolve, resolved)
 	})
-
-	// Resolvers: logins to IDs (and, in a dry run, every user's state).
 	for range r.opt.Workers {
-		resolvers.Add(1)
 		g.Go(func() error {
-			defer resolvers.Done()
-			for t := range resolveCh {
-				r.resolve(t)
-				select {
-				case resolvedCh <- t:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			return nil
+			defer senders.Done()
+			return r.resolveRows(feedCtx, hardCtx, pipe, toResolve, resolved)
 		})
 	}
 	g.Go(func() error {
-		resolvers.Wait()
-		close(resolvedCh)
+		senders.Wait()
+		close(resolved)
 		return nil
 	})
-
-	// Sequencer: the Users rules, in manifest order.
-	g.Go(func() error {
-		defer close(execCh)
-		held := map[int64]*task{} // rows that arrived before an earlier one
-		var next int64
-		for t := range resolvedCh {
-			if t.seq != next {
-				held[t.seq] = t
-				continue
-			}
-			for t != nil {
-				next++
-				<-window
-				if !t.pending {
-					r.sequence(t)
-					select {
-					case execCh <- t:
-					case <-gctx.Done():
-						return gctx.Err()
-					}
-				}
-				if t = held[next]; t != nil {
-					delete(held, next)
-				}
-			}
-		}
-		return nil
-	})
-
-	// Executors.
+	g.Go(func() error { return r.sequencer(pipe, window, resolved, toExecute) })
 	for range r.opt.Workers {
-		g.Go(func() error {
-			for t := range execCh {
-				if err := r.execute(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return r.executor(feedCtx, hardCtx, toExecute, q) })
 	}
 
 	gerr := g.Wait()
-	close(r.recCh)
+	close(q.rows)
 	recErr := <-recDone
 
 	res := r.result(start)
@@ -429,13 +331,127 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	case gerr != nil:
 		return res, gerr
 	}
-	if err := r.stopError(); err != nil {
+	if err := r.halt.stopError(); err != nil {
 		return res, err
 	}
 	if feed.Err() != nil {
 		return res, context.Cause(feed)
 	}
 	return res, nil
+}
+
+// feed sends the manifest's rows in order, finished ones skipped, to
+// toResolve, or straight to resolved when no lookup is needed; it closes
+// toResolve. A row enters window first: at most cap(window) rows are between
+// the feeder and the sequencer. It stops at feed's end or pipe's.
+func (r *Runner) feed(feed, pipe context.Context, window chan<- struct{}, toResolve, resolved chan<- *task) error {
+	defer close(toResolve)
+	var seq int64
+	err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
+		if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
+			if r.in.Prior.Finished == 0 {
+				r.total.Add(-1)
+			}
+			return nil
+		}
+		select {
+		case window <- struct{}{}:
+		case <-feed.Done():
+			return errFeedStopped
+		case <-pipe.Done():
+			return errFeedStopped
+		}
+		t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
+		seq++
+		if a, ok := r.in.Prior.InFlight[j.Line]; ok {
+			if j.Action.ChecksPassword() {
+				t.settle = true
+				t.userID = a.UserID
+			} else {
+				// Repeated, but a 4xx now, or retries running out,
+				// ends in_doubt: the earlier attempt may have applied.
+				t.priorApplied = true
+			}
+			if t.started.IsZero() {
+				t.started = a.At
+			}
+		}
+		// A row that needs no lookup (a user ID, outside a dry run)
+		// skips the resolvers: one hand-off less per row.
+		to := toResolve
+		if r.resolveLocally(feed, t) {
+			to = resolved
+		}
+		select {
+		case to <- t:
+			return nil
+		case <-pipe.Done():
+			return errFeedStopped
+		}
+	})
+	if errors.Is(err, errFeedStopped) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: reading the manifest: %w", ErrLocal, err)
+	}
+	return nil
+}
+
+// resolveRows is one resolver: it turns logins into IDs (and, in a dry run,
+// learns every user's state) for the rows from in, and passes them on.
+func (r *Runner) resolveRows(feed, hard, pipe context.Context, in <-chan *task, out chan<- *task) error {
+	for t := range in {
+		r.resolve(feed, hard, t)
+		select {
+		case out <- t:
+		case <-pipe.Done():
+			return pipe.Err()
+		}
+	}
+	return nil
+}
+
+// sequencer puts the resolved rows back in manifest order, frees their
+// places in window, applies the Users rules to each (sequence), and passes
+// on every row not left pending. It closes out.
+func (r *Runner) sequencer(pipe context.Context, window <-chan struct{}, in <-chan *task, out chan<- *task) error {
+	defer close(out)
+	held := map[int64]*task{} // rows that arrived before an earlier one
+	var next int64
+	for t := range in {
+		if t.seq != next {
+			held[t.seq] = t
+			continue
+		}
+		for t != nil {
+			next++
+			<-window
+			if !t.pending {
+				r.sequence(t)
+				select {
+				case out <- t:
+				case <-pipe.Done():
+					return pipe.Err()
+				}
+			}
+			if t = held[next]; t != nil {
+				delete(held, next)
+			}
+		}
+	}
+	return nil
+}
+
+// executor is one executor: it sends the rows' actions (or records what
+// was decided) and hands their outcomes to the recorder through q.
+func (r *Runner) executor(feed, hard context.Context, in <-chan *task, q recQueue) error {
+	for t := range in {
+		if err := r.execute(feed, hard, t, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errFeedStopped = errors.New("feeding stopped")
@@ -466,34 +482,65 @@ func (r *Runner) result(start time.Time) *Result {
 	return res
 }
 
-// stop ends feeding for a reason of the run's own (exit 3). The first wins.
-func (r *Runner) stop(err *StopError) {
-	r.stopMu.Lock()
-	if r.stopErr == nil {
-		r.stopErr = err
-		r.log.Warn("stopping: no new requests will start", "reason", err.Reason)
-	}
-	r.stopMu.Unlock()
-	r.stopFeed(err)
+// stopper ends a run early: a stop of the run's own (401, systemic 403,
+// --halt-on: exit 3) or a local failure that leaves the requests on the wire
+// be ends the feeding; a failed journal write or seal also abandons those
+// requests. Run arms it with the cancel functions of its two contexts.
+type stopper struct {
+	log              *slog.Logger
+	endFeed, endHard context.CancelCauseFunc
+
+	mu  sync.Mutex
+	err *StopError // the run's own stop: the first
 }
 
-// whyStopped is the reason a request of prepare was left unsent: the run's
-// own stop, else the end of feeding.
-func (r *Runner) whyStopped() error {
-	if err := r.stopError(); err != nil {
+func (s *stopper) arm(log *slog.Logger, endFeed, endHard context.CancelCauseFunc) {
+	s.log, s.endFeed, s.endHard = log, endFeed, endHard
+}
+
+// stop ends feeding for a reason of the run's own (exit 3). The first wins.
+func (s *stopper) stop(err *StopError) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+		s.log.Warn("stopping: no new requests will start", "reason", err.Reason)
+	}
+	s.mu.Unlock()
+	s.endFeed(err)
+}
+
+// stopFeeding ends feeding for a local failure; the requests on the wire
+// finish and are recorded.
+func (s *stopper) stopFeeding(err error) { s.endFeed(err) }
+
+// abandon ends feeding and abandons the requests on the wire: a local
+// failure after which nothing more can be recorded.
+func (s *stopper) abandon(err error) {
+	s.endFeed(err)
+	s.endHard(err)
+}
+
+// stopError is the run's own stop, or nil.
+func (s *stopper) stopError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		return nil // not a nil *StopError in an error
+	}
+	return s.err
+}
+
+// why is the reason a request was left unsent: the run's own stop, else the
+// cause of feed's end.
+func (s *stopper) why(feed context.Context) error {
+	if err := s.stopError(); err != nil {
 		return err
 	}
-	return context.Cause(r.feedCtx)
-}
-
-func (r *Runner) stopError() error {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	return r.stopErr
+	return context.Cause(feed)
 }
 
 // prepare learns the token's own user and resolves the exclusion list.
-func (r *Runner) prepare() error {
+func (r *Runner) prepare(feed, hard context.Context) error {
 	for _, e := range r.opt.Exclude {
 		e = strings.TrimSpace(e)
 		if e == "" {
@@ -511,13 +558,13 @@ func (r *Runner) prepare() error {
 	// The token's own user is never touched.
 	if r.opt.OwnerID != "" {
 		r.meID = r.opt.OwnerID
-		return r.resolveExcluded()
+		return r.resolveExcluded(feed, hard)
 	}
-	res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+	res := r.send(feed, hard, lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetMe(ctx, o)
 	}))
 	if res.pending {
-		return r.whyStopped()
+		return r.halt.why(feed)
 	}
 	if res.resp != nil && res.resp.User != nil {
 		r.meID = res.resp.User.ID
@@ -534,18 +581,18 @@ func (r *Runner) prepare() error {
 			}
 		}
 	}
-	return r.resolveExcluded()
+	return r.resolveExcluded(feed, hard)
 }
 
 // resolveExcluded looks up the excluded logins, so a row naming such a user
 // by ID is excluded too.
-func (r *Runner) resolveExcluded() error {
+func (r *Runner) resolveExcluded(feed, hard context.Context) error {
 	for login := range r.excludeLog {
-		res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+		res := r.send(feed, hard, lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 			return r.in.Client.GetUser(ctx, login, o)
 		}))
 		if res.pending {
-			return r.whyStopped()
+			return r.halt.why(feed)
 		}
 		if res.resp != nil && res.resp.User != nil {
 			r.excludeIDs[res.resp.User.ID] = true
@@ -583,12 +630,12 @@ func loginMatches(manifest, resolved string, shortNames bool) bool {
 
 // resolve turns the row's user into an Okta ID (GET for logins; GET for
 // every row in a dry run).
-func (r *Runner) resolve(t *task) {
-	if r.resolveLocally(t) {
+func (r *Runner) resolve(feed, hard context.Context, t *task) {
+	if r.resolveLocally(feed, t) {
 		return
 	}
 	j := &t.job
-	res := r.send(lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+	res := r.send(feed, hard, lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 		return r.in.Client.GetUser(ctx, j.User, o)
 	}))
 	if res.pending {
@@ -628,8 +675,8 @@ func (r *Runner) resolve(t *task) {
 // resolveLocally resolves the row when no lookup is needed (a user ID
 // outside a dry run, a row to settle, a login on the --exclude list, a
 // stopped feed) and reports whether it did.
-func (r *Runner) resolveLocally(t *task) bool {
-	if r.feedCtx.Err() != nil {
+func (r *Runner) resolveLocally(feed context.Context, t *task) bool {
+	if feed.Err() != nil {
 		t.pending = true
 		return true
 	}
@@ -698,11 +745,12 @@ func (r *Runner) sequence(t *task) {
 	r.chains[t.userID] = t.done
 }
 
-// finish releases the next row of the same user.
-func (r *Runner) finish(t *task) {
+// finish releases the task's slot, if it holds one, and the next row of
+// the same user.
+func (r *Runner) finish(t *task, slots <-chan struct{}) {
 	if t.slot {
 		t.slot = false
-		<-r.slots
+		<-slots
 	}
 	if t.done == nil {
 		return
@@ -748,32 +796,32 @@ func (r *Runner) baseRow(t *task) *report.Row {
 
 // execute sends the row's action (or records what was decided) and records
 // the outcome. It returns an error only for a local failure.
-func (r *Runner) execute(t *task) error {
+func (r *Runner) execute(feed, hard context.Context, t *task, q recQueue) error {
 	defer func() {
 		if !t.queued {
-			r.finish(t) // not recorded: release the user's next row now
+			r.finish(t, q.slots) // not recorded: release the user's next row now
 		}
 	}()
-	err := r.executeRow(t)
+	err := r.executeRow(feed, hard, t, q)
 	if errors.Is(err, errTripped) {
 		return nil // pending
 	}
 	return err
 }
 
-func (r *Runner) executeRow(t *task) error {
+func (r *Runner) executeRow(feed, hard context.Context, t *task, q recQueue) error {
 	if t.prev != nil {
 		select {
 		case <-t.prev:
-		case <-r.hardCtx.Done():
+		case <-hard.Done():
 			return nil
 		}
 	}
 	if t.row != nil {
-		return r.record(t, t.row)
+		return r.record(q, t, t.row)
 	}
 	if t.settle {
-		return r.record(t, r.decide(t, report.InDoubt, "", "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"))
+		return r.record(q, t, r.decide(t, report.InDoubt, "", "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"))
 	}
 	if r.opt.DryRun {
 		o, reason := report.WouldSucceed, ""
@@ -785,9 +833,9 @@ func (r *Runner) executeRow(t *task) error {
 		r.mu.Lock()
 		r.statusCount[t.user.Status]++
 		r.mu.Unlock()
-		return r.record(t, row)
+		return r.record(q, t, row)
 	}
-	if r.feedCtx.Err() != nil {
+	if feed.Err() != nil {
 		return nil // pending
 	}
 	j := &t.job
@@ -815,13 +863,13 @@ func (r *Runner) executeRow(t *task) error {
 	// move on at once; the recorder's batch and queue bound how many wait.
 	if holdsSlot(j.Action) {
 		select {
-		case r.slots <- struct{}{}:
+		case q.slots <- struct{}{}:
 			t.slot = true
-		case <-r.feedCtx.Done():
+		case <-feed.Done():
 			return nil // pending
 		}
 	}
-	res := r.send(request{
+	res := r.send(feed, hard, request{
 		bucket:     pace.Post,
 		repeatable: rep,
 		call: func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
@@ -832,7 +880,7 @@ func (r *Runner) executeRow(t *task) error {
 		earlierMayHaveApplied: t.priorApplied,
 	})
 	if res.localErr != nil {
-		r.stopFeed(res.localErr)
+		r.halt.stopFeeding(res.localErr)
 		return res.localErr
 	}
 	release := func() error {
@@ -841,7 +889,7 @@ func (r *Runner) executeRow(t *task) error {
 			// written): the row is plainly pending, and a resume sends it.
 			if err := r.in.Journal.Release(j.Line); err != nil {
 				err = fmt.Errorf("%w: recording line %d as pending: %w", ErrLocal, j.Line, err)
-				r.stopFeed(err)
+				r.halt.stopFeeding(err)
 				return err
 			}
 		}
@@ -850,7 +898,7 @@ func (r *Runner) executeRow(t *task) error {
 	if res.pending {
 		return release()
 	}
-	err := r.record(t, r.answered(t, &res))
+	err := r.record(q, t, r.answered(t, &res))
 	if errors.Is(err, errTripped) {
 		if rerr := release(); rerr != nil {
 			return rerr
@@ -922,6 +970,14 @@ func fillError(row *report.Row, err error, inDoubt bool) {
 	}
 }
 
+// recQueue is what the executors share with the recorder: the queue of
+// finished rows, and the slots of the rows sent and not yet durable (at most
+// Workers: see holdsSlot).
+type recQueue struct {
+	rows  chan recItem
+	slots chan struct{}
+}
+
 // recItem is a finished row on its way to the recorder.
 type recItem struct {
 	row     *report.Row
@@ -947,11 +1003,11 @@ func putPayload(p *[]byte) {
 // record hands a finished row to the recorder, which makes it durable and
 // then appends it to the report. The executor moves on at once: the row
 // counts as done, and the user's next row may start, only once durable.
-func (r *Runner) record(t *task, row *report.Row) error {
+func (r *Runner) record(q recQueue, t *task, row *report.Row) error {
 	if halt := r.trips(row); halt != nil {
 		// The row that trips the stop stays pending (SPEC.md, exit 3):
 		// the same command sends it again once the cause is fixed.
-		r.stop(halt)
+		r.halt.stop(halt)
 		return errTripped
 	}
 	if row.FinishedAt.IsZero() {
@@ -960,16 +1016,16 @@ func (r *Runner) record(t *task, row *report.Row) error {
 	if err := r.seal(row); err != nil {
 		err = fmt.Errorf("%w: line %d: %w", ErrLocal, row.Line, err)
 		// Like a failed journal write: abandon everything, the row pending.
-		r.stopFeed(err)
-		r.abort(err)
+		r.halt.abandon(err)
 		return err
 	}
 	p := payloads.Get().(*[]byte)
 	*p = report.AppendRow((*p)[:0], row, report.JSONL)
 	it := recItem{row: row, payload: p, t: t}
-	// The recorder drains recCh until every executor is done, even after a
-	// failure, so this send always completes: a decided row is never dropped.
-	r.recCh <- it
+	// The recorder drains q.rows until every executor is done, even after
+	// a failure, so this send always completes: a decided row is never
+	// dropped.
+	q.rows <- it
 	t.queued = true
 	return nil
 }
@@ -1034,14 +1090,13 @@ const defaultSyncGap = 5 * time.Millisecond
 // a worker waits on it), makes the batch durable in the checkpoint with one
 // fsync, then counts the rows as done, releases their users' next rows and appends them
 // to the report, flushing whenever the queue runs empty.
-func (r *Runner) recorder() error {
+func (r *Runner) recorder(q recQueue) error {
 	var firstErr error
 	fail := func(err error) {
 		if firstErr == nil {
 			firstErr = err
 			// A failed journal write abandons everything (SPEC.md).
-			r.stopFeed(err)
-			r.abort(err)
+			r.halt.abandon(err)
 		}
 	}
 	batch := make([]recItem, 0, 256)
@@ -1050,7 +1105,7 @@ func (r *Runner) recorder() error {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	defer linger.Stop()
-	for it := range r.recCh {
+	for it := range q.rows {
 		batch = append(batch[:0], it)
 		// Take what is queued; then, if the last fsync began less than
 		// SyncGap ago, go on collecting until then, unless every slot
@@ -1059,7 +1114,7 @@ func (r *Runner) recorder() error {
 	collect:
 		for len(batch) < cap(batch) {
 			select {
-			case more, ok := <-r.recCh:
+			case more, ok := <-q.rows:
 				if !ok {
 					break collect
 				}
@@ -1067,11 +1122,11 @@ func (r *Runner) recorder() error {
 				continue
 			default:
 			}
-			if len(r.slots) == cap(r.slots) {
+			if len(q.slots) == cap(q.slots) {
 				break
 			}
 			select {
-			case more, ok := <-r.recCh:
+			case more, ok := <-q.rows:
 				if !ok {
 					break collect
 				}
@@ -1105,14 +1160,14 @@ func (r *Runner) recorder() error {
 				}
 				r.mu.Unlock()
 			}
-			r.finish(b.t)
+			r.finish(b.t, q.slots)
 			if firstErr == nil {
 				if err := r.in.Report.Write(b.row); err != nil {
 					fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
 				}
 			}
 		}
-		if firstErr == nil && len(r.recCh) == 0 {
+		if firstErr == nil && len(q.rows) == 0 {
 			if err := r.in.Report.Flush(); err != nil {
 				fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
 				continue
@@ -1201,17 +1256,17 @@ func lookup(call func(context.Context, okta.CallOptions) (*okta.Response, error)
 }
 
 // send runs one request with pacing and the retry policy of runner/pace.
-func (r *Runner) send(req request) sendResult {
+func (r *Runner) send(feed, hard context.Context, req request) sendResult {
 	b, rep, earlier := req.bucket, req.repeatable, req.earlierMayHaveApplied
 	var res sendResult
 	var lastReqID string
 	retries := 0
 	for {
-		if r.feedCtx.Err() != nil {
+		if feed.Err() != nil {
 			res.pending = true
 			return res
 		}
-		ticket, err := r.pacer.Acquire(r.feedCtx, b)
+		ticket, err := r.pacer.Acquire(feed, b)
 		if err != nil {
 			res.pending = true
 			return res
@@ -1234,13 +1289,13 @@ func (r *Runner) send(req request) sendResult {
 		}
 		res.sent++
 		r.requests.Add(1)
-		resp, err := req.call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
+		resp, err := req.call(hard, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
 		if b == pace.Post {
 			crash("after-response")
 		}
 		obs, attempt := r.observe(resp, err)
 		ticket.Done(obs)
-		if r.hardCtx.Err() != nil && !attempt.Answered {
+		if hard.Err() != nil && !attempt.Answered {
 			// Abandoned on the wire (second Ctrl-C): a resume settles it.
 			// An answer that did arrive is decided and recorded as usual.
 			res.pending = true
@@ -1265,7 +1320,7 @@ func (r *Runner) send(req request) sendResult {
 				// Any 401 with a static token stops the run; the row stays
 				// pending (a resume settles it in_doubt if an earlier attempt
 				// may have applied).
-				r.stop(&StopError{
+				r.halt.stop(&StopError{
 					Reason: fmt.Sprintf("Okta answered 401 %s: %s", ae.Code, ae.Summary),
 					Hint:   "the API token is invalid, expired or revoked: set a valid OKTA_CLIENT_TOKEN (or --token-file), then rerun the same command to resume",
 				})
@@ -1273,7 +1328,7 @@ func (r *Runner) send(req request) sendResult {
 				return res
 			}
 			if req.watch403 && terminal(v) && r.sys.observe(ae.HTTPStatus, ae.Code) {
-				r.stop(&StopError{
+				r.halt.stop(&StopError{
 					Reason: "the first 5 rows all answered 403 E0000006: the token is not allowed to do this",
 					Hint:   "give the token's admin (or the service app) a role that may manage these users' credentials (okta.users.manage), then rerun the same command to resume",
 				})
@@ -1300,7 +1355,7 @@ func (r *Runner) send(req request) sendResult {
 			timer := time.NewTimer(d)
 			select {
 			case <-timer.C:
-			case <-r.feedCtx.Done():
+			case <-feed.Done():
 				timer.Stop()
 				if !rep && earlier {
 					// Not reached: Decide ends such a row in_doubt at once.
