@@ -199,8 +199,8 @@ func (p *proxy) setPlan(f func(ri reqInfo) fault) {
 	p.mu.Unlock()
 }
 
-func userSeg(path string) string {
-	rest, ok := strings.CutPrefix(path, "/api/v1/users/")
+func userSeg(urlPath string) string {
+	rest, ok := strings.CutPrefix(urlPath, "/api/v1/users/")
 	if !ok {
 		return ""
 	}

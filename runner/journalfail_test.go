@@ -30,14 +30,14 @@ var errDiskFull = errors.New("no space left on device")
 func (f *failingJournal) Attempt(checkpoint.Attempt) error { return nil }
 func (f *failingJournal) Note(checkpoint.Attempt) error    { return nil }
 func (f *failingJournal) Release(int) error                { return nil }
-func (f *failingJournal) Outcomes(os []checkpoint.Outcome) error {
+func (f *failingJournal) Outcomes(outs []checkpoint.Outcome) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.batches++
 	if f.batches >= f.n {
 		return fmt.Errorf("%w: %w", checkpoint.ErrJournal, errDiskFull)
 	}
-	f.lines += len(os)
+	f.lines += len(outs)
 	return nil
 }
 

@@ -25,11 +25,11 @@ type gatedJournal struct {
 	durable atomic.Int64 // rows whose outcome is durable
 }
 
-func (g *gatedJournal) Outcomes(os []checkpoint.Outcome) error {
+func (g *gatedJournal) Outcomes(outs []checkpoint.Outcome) error {
 	<-g.gate
-	err := g.Journal.Outcomes(os)
+	err := g.Journal.Outcomes(outs)
 	if err == nil {
-		g.durable.Add(int64(len(os)))
+		g.durable.Add(int64(len(outs)))
 	}
 	return err
 }
@@ -195,9 +195,9 @@ type countingJournal struct {
 	batches atomic.Int64
 }
 
-func (c *countingJournal) Outcomes(os []checkpoint.Outcome) error {
+func (c *countingJournal) Outcomes(outs []checkpoint.Outcome) error {
 	c.batches.Add(1)
-	return c.Journal.Outcomes(os)
+	return c.Journal.Outcomes(outs)
 }
 
 // The recorder begins at most one fsync per 5 ms (Options.SyncGap) while no

@@ -34,8 +34,10 @@ type stopper struct {
 	err *StopError // the run's own stop: the first
 }
 
-func (s *stopper) arm(log *slog.Logger, endFeed, endHard context.CancelCauseFunc) {
-	s.log, s.endFeed, s.endHard = log, endFeed, endHard
+// arm gives the stopper the run's logger and the cancel functions of
+// its two contexts.
+func (s *stopper) arm(logger *slog.Logger, endFeed, endHard context.CancelCauseFunc) {
+	s.log, s.endFeed, s.endHard = logger, endFeed, endHard
 }
 
 // stop ends feeding for a reason of the run's own (exit 3). The first wins.
