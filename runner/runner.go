@@ -127,23 +127,26 @@ type Runner struct {
 	requests    atomic.Int64
 	rateLimited atomic.Int64
 
-	halt stopper // ends the feeding, or the run, early; armed by Run
+	halt stopper  // ends the feeding, or the run, early (stop.go); armed by Run
+	sys  systemic // the systemic-403 rule's watch over the actions' answers (stop.go)
 
+	// The Users rules (users.go): set by prepare, only read afterwards.
 	meID       string
 	excludeIDs map[string]bool
 	excludeLog map[string]string // excluded login (lower case) -> its user ID once looked up
 
-	mu          sync.Mutex // guards below
+	mu sync.Mutex // guards below
+	// What was recorded (record.go's recorder; statusCount: execute.go).
 	counts      map[report.Outcome]int
 	byCode      map[string]int
 	statusCount map[string]int
-	ended       int            // rows handed to the recorder failed or in_doubt
-	decided     int            // rows handed to the recorder
-	tripped     bool           // a row tripped --halt-on
-	claims      map[uint64]int // hash(userID, action) -> line
-	chains      map[string]chan struct{}
-
-	sys systemic // the systemic-403 rule's watch over the actions' answers
+	// --halt-on (record.go's trips).
+	ended   int  // rows handed to the recorder failed or in_doubt
+	decided int  // rows handed to the recorder
+	tripped bool // a row tripped --halt-on
+	// Duplicates and one row per user at a time (users.go's sequence, finish).
+	claims map[uint64]int           // ClaimKey(userID, action) -> line
+	chains map[string]chan struct{} // user ID -> the done of its last row sequenced
 }
 
 // New prepares a run.
@@ -224,10 +227,11 @@ type task struct {
 // invocation did and, when it did not finish, why: a StopError (exit 3), an
 // error wrapping ErrLocal (exit 4), or the cause of feed's end.
 //
-// The stages, each its own goroutines joined by channels: feed (one) ->
-// resolveRows (Workers) -> sequencer (one) -> executor (Workers) -> recorder
-// (one). Every stage but the recorder ends with pipe, the errgroup's context
-// (hard's end or a stage's error); feeding and sending also end with feed's.
+// The stages are goroutines joined by channels: feed (one) -> resolveRows
+// (Workers) -> sequencer (one) -> executor (Workers) -> recorder (one). Rows
+// stop moving between stages at pipe's end (the errgroup's context: hard's
+// end or a stage's error); no new row is fed and no new request starts at
+// feed's end; a request on the wire is abandoned only at hard's end.
 func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	start := r.now()
 	hardCtx, endHard := context.WithCancelCause(hard)

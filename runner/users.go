@@ -83,22 +83,6 @@ func (r *Runner) resolveExcluded(feed, hard context.Context) error {
 	return nil
 }
 
-// loginMatches reports whether Okta's profile.login is the login the
-// manifest named: equal ignoring case (SPEC.md "Users"). With short names
-// allowed, a manifest value without "@" also matches the part of the
-// resolved login before its "@", as Okta itself resolves it; a value with an
-// "@" must always match whole.
-func loginMatches(manifest, resolved string, shortNames bool) bool {
-	if strings.EqualFold(manifest, resolved) {
-		return true
-	}
-	if !shortNames || strings.Contains(manifest, "@") {
-		return false
-	}
-	at := strings.IndexByte(resolved, '@')
-	return at > 0 && strings.EqualFold(manifest, resolved[:at])
-}
-
 // resolveRows is one resolver: it turns logins into IDs (and, in a dry run,
 // learns every user's state) for the rows from in, and passes them on.
 func (r *Runner) resolveRows(feed, hard, pipe context.Context, in <-chan *task, out chan<- *task) error {
@@ -155,6 +139,22 @@ func (r *Runner) resolve(feed, hard context.Context, t *task) {
 		return
 	}
 	t.user = u
+}
+
+// loginMatches reports whether Okta's profile.login is the login the
+// manifest named: equal ignoring case (SPEC.md "Users"). With short names
+// allowed, a manifest value without "@" also matches the part of the
+// resolved login before its "@", as Okta itself resolves it; a value with an
+// "@" must always match whole.
+func loginMatches(manifest, resolved string, shortNames bool) bool {
+	if strings.EqualFold(manifest, resolved) {
+		return true
+	}
+	if !shortNames || strings.Contains(manifest, "@") {
+		return false
+	}
+	at := strings.IndexByte(resolved, '@')
+	return at > 0 && strings.EqualFold(manifest, resolved[:at])
 }
 
 // excludedWhy is the summary of a row whose user is on the --exclude list.
