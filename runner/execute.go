@@ -37,6 +37,9 @@ func (r *Runner) execute(feed, hard context.Context, t *task, q recQueue) error 
 	return err
 }
 
+// executeRow waits until the user's previous row is durable, then records
+// the row's outcome if it was decided without sending (or, in a dry run,
+// predicted), or else sends its action.
 func (r *Runner) executeRow(feed, hard context.Context, t *task, q recQueue) error {
 	if t.prev != nil {
 		select {
@@ -63,6 +66,13 @@ func (r *Runner) executeRow(feed, hard context.Context, t *task, q recQueue) err
 		r.mu.Unlock()
 		return r.record(q, t, row)
 	}
+	return r.sendAction(feed, hard, t, q)
+}
+
+// sendAction sends the row's action, its attempts recorded in the journal,
+// and hands its outcome to the recorder. A row stopped before its verdict
+// stays pending; its attempts are released when none may have applied.
+func (r *Runner) sendAction(feed, hard context.Context, t *task, q recQueue) error {
 	if feed.Err() != nil {
 		return nil // pending
 	}

@@ -45,10 +45,10 @@ func putPayload(p *[]byte) {
 // then appends it to the report. The executor moves on at once: the row
 // counts as done, and the user's next row may start, only once durable.
 func (r *Runner) record(q recQueue, t *task, row *report.Row) error {
-	if halt := r.trips(row); halt != nil {
+	if se := r.trips(row); se != nil {
 		// The row that trips the stop stays pending (SPEC.md, exit 3):
 		// the same command sends it again once the cause is fixed.
-		r.halt.stop(halt)
+		r.halt.stop(se)
 		return errTripped
 	}
 	if row.FinishedAt.IsZero() {

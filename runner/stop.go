@@ -22,10 +22,11 @@ func (e *StopError) Error() string { return "stopped: " + e.Reason }
 // Is makes errors.Is(err, ErrStopped) true.
 func (e *StopError) Is(target error) bool { return target == ErrStopped }
 
-// stopper ends a run early: a stop of the run's own (401, systemic 403,
-// --halt-on: exit 3) or a local failure that leaves the requests on the wire
-// be ends the feeding; a failed journal write or seal also abandons those
-// requests. Run arms it with the cancel functions of its two contexts.
+// stopper ends a run early. stop (the run's own reasons: 401, systemic 403,
+// --halt-on; exit 3) and stopFeeding (a local failure that the requests on
+// the wire may still finish through) end the feeding; abandon (a failed
+// journal write or seal) also abandons the requests on the wire. Run arms it
+// with the cancel functions of its two contexts.
 type stopper struct {
 	log              *slog.Logger
 	endFeed, endHard context.CancelCauseFunc
