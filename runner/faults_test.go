@@ -364,7 +364,8 @@ func TestTimeoutOnFirstAttempt(t *testing.T) {
 }
 
 // A repeatable action's attempt applied with no answer, then Ctrl-C; the
-// resume's repeat gets a 4xx and ends "failed", not in_doubt.
+// resume's repeat gets a 4xx and ends in_doubt (the first attempt may have
+// applied), not failed.
 func TestEarlierAttemptAppliedAcrossRuns(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
 	users := activeUsers(2)

@@ -293,7 +293,8 @@ func TestStopRecordsRequestsOnTheWire(t *testing.T) {
 	}
 }
 
-// GET /users/me answers 403 to an SSWS token: the token's own user is expired.
+// GET /users/me answers 403 to an SSWS token, which always has a user: not
+// knowing whom to keep safe, the run stops before sending anything.
 func TestUnknownTokenOwnerStopsSSWSRun(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
 	users := activeUsers(2)
@@ -333,7 +334,8 @@ func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
 }
 
 // SPEC.md: systemic 403 is "the first 5 finished jobs all 403 E0000006". A
-// 503 answered to a retried attempt does not finish a job, yet it counts.
+// 503 answered to an attempt that is retried does not finish its job and
+// does not count: the stop comes with the 5th finished job, 4 rows failed.
 func TestSystemicForbiddenAfterARetry(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
 	e.prx.setPlan(func(ri reqInfo) fault {
