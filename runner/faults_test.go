@@ -237,16 +237,7 @@ func TestClientErrorAfterPossiblyAppliedAttempt(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
-			e.prx.setPlan(func(ri reqInfo) fault {
-				switch {
-				case !ri.Action:
-					return fault{}
-				case ri.N == 1:
-					return c.first
-				default:
-					return forbidden
-				}
-			})
+			e.prx.setPlan(actionsPlan(firstAttempt, c.first, forbidden))
 			r := e.run([]mrow{rowFor(jobs.ExpirePassword, mkUser(1, emulator.StatusActive))}, baseOptions())
 			if r.err != nil {
 				t.Fatalf("Run: %v", r.err)

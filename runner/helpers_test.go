@@ -199,6 +199,24 @@ func (p *proxy) setPlan(f func(ri reqInfo) fault) {
 	p.mu.Unlock()
 }
 
+// actionsPlan is a proxy plan: lookups pass; an action request gets f when
+// match says so, rest otherwise.
+func actionsPlan(match func(ri reqInfo) bool, f, rest fault) func(ri reqInfo) fault {
+	return func(ri reqInfo) fault {
+		switch {
+		case !ri.Action:
+			return fault{}
+		case match(ri):
+			return f
+		default:
+			return rest
+		}
+	}
+}
+
+// firstAttempt matches each user's first action request.
+func firstAttempt(ri reqInfo) bool { return ri.N == 1 }
+
 func userSeg(urlPath string) string {
 	rest, ok := strings.CutPrefix(urlPath, "/api/v1/users/")
 	if !ok {

@@ -169,16 +169,8 @@ func TestSystemicForbiddenStops(t *testing.T) {
 // Five 403s that are not all E0000006 are ordinary failures: no stop.
 func TestMixedForbiddenDoesNotStop(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
-	e.prx.setPlan(func(ri reqInfo) fault {
-		switch {
-		case !ri.Action:
-			return fault{}
-		case ri.UserSeg == uid(3):
-			return errAnswer(403, "E0000038", "This operation is not allowed in the user's current status.")
-		default:
-			return noPermission
-		}
-	})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(3) },
+		errAnswer(403, "E0000038", "This operation is not allowed in the user's current status."), noPermission))
 	opt := baseOptions()
 	opt.Workers = 1
 	r := e.run(expireRows(jobs.ExpirePassword, 8), opt)
@@ -316,16 +308,7 @@ func TestUnknownTokenOwnerStopsSSWSRun(t *testing.T) {
 // first attempt is dropped after applying, and its repeat gets 401.
 func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
-	e.prx.setPlan(func(ri reqInfo) fault {
-		switch {
-		case !ri.Action:
-			return fault{}
-		case ri.N == 1:
-			return fault{kind: dropAfter}
-		default:
-			return unauthorized
-		}
-	})
+	e.prx.setPlan(actionsPlan(firstAttempt, fault{kind: dropAfter}, unauthorized))
 	r := e.run([]mrow{rowFor(jobs.ExpirePassword, mkUser(1, emulator.StatusActive))}, baseOptions())
 	if row, ok := r.byLine[lineOf(0)]; ok {
 		t.Logf("recorded: %s", describe(row))
@@ -338,16 +321,8 @@ func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
 // does not count: the stop comes with the 5th finished job, 4 rows failed.
 func TestSystemicForbiddenAfterARetry(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
-	e.prx.setPlan(func(ri reqInfo) fault {
-		switch {
-		case !ri.Action:
-			return fault{}
-		case ri.UserSeg == uid(1) && ri.N == 1:
-			return errAnswer(503, "E0000009", "Service Unavailable")
-		default:
-			return noPermission
-		}
-	})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(1) && ri.N == 1 },
+		errAnswer(503, "E0000009", "Service Unavailable"), noPermission))
 	opt := baseOptions()
 	opt.Workers = 1
 	r := e.run(expireRows(jobs.ExpirePassword, 10), opt)
