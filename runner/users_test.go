@@ -3,6 +3,7 @@ package runner_test
 import (
 	"hash/fnv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,6 +241,51 @@ func TestClaimKeyIsFNV1a(t *testing.T) {
 		h.Write([]byte(c[1]))
 		if got, want := runner.ClaimKey(c[0], c[1]), h.Sum64(); got != want {
 			t.Errorf("ClaimKey(%q, %q) = %#x, want %#x", c[0], c[1], got, want)
+		}
+	}
+}
+
+// Lookups are repeatable (SPEC.md "Rate limits and faults"): a GET of the
+// token's own user or of a login that reached Okta and got no answer, or
+// got a 503, is sent again, and the row goes on as if nothing happened.
+func TestLookupsAreRetried(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(2)})
+	var mu sync.Mutex
+	gets := map[string]int{} // path -> GETs so far
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Method != "GET" {
+			return fault{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		gets[ri.Path]++
+		switch {
+		case gets[ri.Path] > 1:
+			return fault{}
+		case ri.UserSeg == loginOf(2):
+			return errAnswer(503, "E0000009", "Service Unavailable")
+		default: // users/me and user 1's login
+			return fault{kind: dropAfter}
+		}
+	})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)},
+		{user: loginOf(2), action: string(jobs.ExpirePassword)},
+	}
+	r := e.run(rows, baseOptions())
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	for k := range rows {
+		if row := r.row(t, k); row.Outcome != report.Succeeded {
+			t.Errorf("row %d: %s, want succeeded", k, describe(row))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range []string{"/api/v1/users/me", "/api/v1/users/" + loginOf(1), "/api/v1/users/" + loginOf(2)} {
+		if gets[p] != 2 {
+			t.Errorf("GET %s sent %d times, want 2 (the fault, then the retry)", p, gets[p])
 		}
 	}
 }
