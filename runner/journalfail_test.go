@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,17 +88,18 @@ func (h heldJournal) Outcomes([]checkpoint.Outcome) error {
 
 // A failed journal write abandons the requests on the wire (SPEC.md): Run
 // returns without waiting for their answers, which could not be recorded.
-// Here user 2's request is held by the org until Run returns (or, if Run
-// waits for it, until the test gives up on it), and the journal fails user
-// 1's outcome while that request is on the wire.
+// Here the second action request is held by the org until Run returns (or,
+// if Run waits for it, until the test gives up on it), and the journal fails
+// the first row's outcome while that request is on the wire. (The second:
+// the pacer lets a bucket's first request alone until it is answered.)
 func TestJournalFailureAbandonsTheWire(t *testing.T) {
 	base := runtime.NumGoroutine()
 	held, release := make(chan struct{}), make(chan struct{})
-	var holdOnce sync.Once
+	var posts atomic.Int64
 	hold := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPost && strings.Contains(r.URL.Path, uid(2)) {
-				holdOnce.Do(func() { close(held) })
+			if r.Method == http.MethodPost && posts.Add(1) == 2 {
+				close(held)
 				select {
 				case <-release:
 				case <-r.Context().Done():
