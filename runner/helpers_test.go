@@ -656,6 +656,23 @@ func (e *env) executeCtx(f *files, opt runner.Options, token string, feed, hard 
 	return out
 }
 
+// ran is what one Run returned.
+type ran struct {
+	res *runner.Result
+	err error
+}
+
+// runInBackground starts r.Run(ctx, ctx); what it returns arrives on the
+// channel.
+func runInBackground(ctx context.Context, r *runner.Runner) <-chan ran {
+	done := make(chan ran, 1)
+	go func() {
+		res, err := r.Run(ctx, ctx)
+		done <- ran{res, err}
+	}()
+	return done
+}
+
 // run is prepare then execute.
 func (e *env) run(rows []mrow, opt runner.Options) *result {
 	e.t.Helper()

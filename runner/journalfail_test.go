@@ -115,15 +115,7 @@ func TestJournalFailureAbandonsTheWire(t *testing.T) {
 	r := lb.runner(runner.Options{Workers: 2, MaxShare: 100}, heldJournal{held: held}, io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	type ran struct {
-		res *runner.Result
-		err error
-	}
-	done := make(chan ran, 1)
-	go func() {
-		res, err := r.Run(ctx, ctx)
-		done <- ran{res, err}
-	}()
+	done := runInBackground(ctx, r)
 	var out ran
 	select {
 	case out = <-done:

@@ -77,15 +77,7 @@ func slotRun(t *testing.T, action jobs.Action) (*undurable, func() *runner.Resul
 	var rep strings.Builder
 	r := lb.runner(runner.Options{Workers: workers, MaxShare: 100, MaxRetries: 2}, g, &rep)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	type ended struct {
-		res *runner.Result
-		err error
-	}
-	done := make(chan ended, 1)
-	go func() {
-		res, err := r.Run(ctx, ctx)
-		done <- ended{res, err}
-	}()
+	done := runInBackground(ctx, r)
 	finish := func() *runner.Result {
 		t.Helper()
 		close(g.gate)
