@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -201,8 +199,26 @@ func (p *proxy) setPlan(f func(ri reqInfo) fault) {
 	p.mu.Unlock()
 }
 
-func userSeg(path string) string {
-	rest, ok := strings.CutPrefix(path, "/api/v1/users/")
+// actionsPlan is a proxy plan: lookups pass; an action request gets f when
+// match says so, rest otherwise.
+func actionsPlan(match func(ri reqInfo) bool, f, rest fault) func(ri reqInfo) fault {
+	return func(ri reqInfo) fault {
+		switch {
+		case !ri.Action:
+			return fault{}
+		case match(ri):
+			return f
+		default:
+			return rest
+		}
+	}
+}
+
+// firstAttempt matches each user's first action request.
+func firstAttempt(ri reqInfo) bool { return ri.N == 1 }
+
+func userSeg(urlPath string) string {
+	rest, ok := strings.CutPrefix(urlPath, "/api/v1/users/")
 	if !ok {
 		return ""
 	}
@@ -640,6 +656,23 @@ func (e *env) executeCtx(f *files, opt runner.Options, token string, feed, hard 
 	return out
 }
 
+// ran is what one Run returned.
+type ran struct {
+	res *runner.Result
+	err error
+}
+
+// runInBackground starts r.Run(ctx, ctx); what it returns arrives on the
+// channel.
+func runInBackground(ctx context.Context, r *runner.Runner) <-chan ran {
+	done := make(chan ran, 1)
+	go func() {
+		res, err := r.Run(ctx, ctx)
+		done <- ran{res, err}
+	}()
+	return done
+}
+
 // run is prepare then execute.
 func (e *env) run(rows []mrow, opt runner.Options) *result {
 	e.t.Helper()
@@ -692,20 +725,4 @@ func orgActions(org *emulator.Org, userID string) []emulator.LogEntry {
 func describe(r *report.Row) string {
 	return fmt.Sprintf("line %d %s %s: outcome %s http %d code %q summary %q attempts %d",
 		r.Line, r.User, r.Action, r.Outcome, r.HTTPStatus, r.ErrorCode, r.ErrorSummary, r.Attempts)
-}
-
-var _ = io.Discard
-
-// TestClaimKeyIsFNV1a: the hand-written hash is hash/fnv's FNV-1a over
-// user ID, a zero byte and action.
-func TestClaimKeyIsFNV1a(t *testing.T) {
-	for _, c := range [][2]string{{"", ""}, {"00u1", "expire_password"}, {"00uABCDEFGHIJKLMNOPQ", "change_password"}, {"a\x00b", "c"}} {
-		h := fnv.New64a()
-		h.Write([]byte(c[0]))
-		h.Write([]byte{0})
-		h.Write([]byte(c[1]))
-		if got, want := runner.ClaimKey(c[0], c[1]), h.Sum64(); got != want {
-			t.Errorf("ClaimKey(%q, %q) = %#x, want %#x", c[0], c[1], got, want)
-		}
-	}
 }

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,16 +169,8 @@ func TestSystemicForbiddenStops(t *testing.T) {
 // Five 403s that are not all E0000006 are ordinary failures: no stop.
 func TestMixedForbiddenDoesNotStop(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
-	e.prx.setPlan(func(ri reqInfo) fault {
-		switch {
-		case !ri.Action:
-			return fault{}
-		case ri.UserSeg == uid(3):
-			return errAnswer(403, "E0000038", "This operation is not allowed in the user's current status.")
-		default:
-			return noPermission
-		}
-	})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(3) },
+		errAnswer(403, "E0000038", "This operation is not allowed in the user's current status."), noPermission))
 	opt := baseOptions()
 	opt.Workers = 1
 	r := e.run(expireRows(jobs.ExpirePassword, 8), opt)
@@ -290,4 +283,51 @@ func TestStopRecordsRequestsOnTheWire(t *testing.T) {
 	if _, ok := r.byLine[lineOf(8)]; ok {
 		t.Errorf("the row answered 401 was recorded; it stays pending")
 	}
+}
+
+// GET /users/me answers 403 to an SSWS token, which always has a user: not
+// knowing whom to keep safe, the run stops before sending anything.
+func TestUnknownTokenOwnerStopsSSWSRun(t *testing.T) {
+	e := newEnv(t, emulator.Config{})
+	users := activeUsers(2)
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Method == "GET" && strings.HasSuffix(ri.Path, "/users/me") {
+			return errAnswer(403, "E0000006", "You do not have permission to perform the requested action")
+		}
+		return fault{}
+	})
+	r := e.run([]mrow{rowFor(jobs.ExpirePassword, users[0]), rowFor(jobs.ExpirePassword, users[1])}, baseOptions())
+	wantStopped(t, r.err)
+	if len(r.rows) != 0 || e.prx.actionCount() != 0 {
+		t.Errorf("%d rows recorded, %d actions sent; want the run stopped before anything", len(r.rows), e.prx.actionCount())
+	}
+}
+
+// SPEC.md "Rate limits and faults": "A 401 that persists — and any 401 with a
+// static SSWS or Bearer token — stops the run (exit 3)." Here the only row's
+// first attempt is dropped after applying, and its repeat gets 401.
+func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
+	e.prx.setPlan(actionsPlan(firstAttempt, fault{kind: dropAfter}, unauthorized))
+	r := e.run([]mrow{rowFor(jobs.ExpirePassword, mkUser(1, emulator.StatusActive))}, baseOptions())
+	if row, ok := r.byLine[lineOf(0)]; ok {
+		t.Logf("recorded: %s", describe(row))
+	}
+	wantStopped(t, r.err)
+}
+
+// SPEC.md: systemic 403 is "the first 5 finished jobs all 403 E0000006". A
+// 503 answered to an attempt that is retried does not finish its job and
+// does not count: the stop comes with the 5th finished job, 4 rows failed.
+func TestSystemicForbiddenAfterARetry(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(1) && ri.N == 1 },
+		errAnswer(503, "E0000009", "Service Unavailable"), noPermission))
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 10), opt)
+	if len(r.rows) != 4 || r.count(report.Failed) != 4 {
+		t.Errorf("report has %d rows (%d failed), want 4 failed: the 5th finished job trips the stop", len(r.rows), r.count(report.Failed))
+	}
+	wantStopped(t, r.err)
 }

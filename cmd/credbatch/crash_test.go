@@ -64,7 +64,7 @@ func credbatchBinary(t *testing.T) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, goTool, "build", "-o", filepath.Join(dir, "credbatch"), ".").CombinedOutput()
+		out, err := exec.CommandContext(ctx, goTool, "build", "-tags", "crashpoints", "-o", filepath.Join(dir, "credbatch"), ".").CombinedOutput()
 		if err != nil {
 			_ = os.RemoveAll(dir)
 			t.Fatalf("go build: %v\n%s", err, out)
