@@ -152,6 +152,9 @@ type fault struct {
 	code    string
 	summary string
 	delay   time.Duration
+	// retryAfter, on an answer: a Retry-After header of that many seconds
+	// (and, on a 429, a window with nothing left).
+	retryAfter time.Duration
 }
 
 func errAnswer(status int, code, summary string) fault {
@@ -325,6 +328,14 @@ func writeOktaError(w http.ResponseWriter, reqID string, f fault) {
 	h.Set("X-Rate-Limit-Limit", strconv.Itoa(emulator.UnlimitedLimit))
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(emulator.UnlimitedLimit-1))
 	h.Set("X-Rate-Limit-Reset", strconv.FormatInt((now.Unix()/60+1)*60, 10))
+	if f.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(f.retryAfter/time.Second)))
+		if f.status == http.StatusTooManyRequests {
+			h.Set("X-Rate-Limit-Limit", "600")
+			h.Set("X-Rate-Limit-Remaining", "0")
+			h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Add(f.retryAfter).Unix(), 10))
+		}
+	}
 	w.WriteHeader(f.status)
 	summary := f.summary
 	if summary == "" {

@@ -52,6 +52,10 @@ type Options struct {
 	// (the manifest's "jsmith" found "jsmith@corp.example"); without it such
 	// a row fails CB_LOGIN_MISMATCH and nothing is sent for it.
 	MatchShortNames bool
+	// MaxWait bounds a rate-limit pause: Okta asking to wait longer (a
+	// Retry-After or Reset past it) stops the run (exit 3), naming when.
+	// 0: 15 minutes; negative: no bound.
+	MaxWait time.Duration
 	// OwnerID is the token's own user when the caller already learned it
 	// (the command's check of the org, GET /api/v1/users/me); empty: the
 	// runner asks Okta itself before anything is sent.
@@ -180,6 +184,7 @@ func New(opt Options, in Input) *Runner {
 		debug: opt.Logger.Enabled(context.Background(), slog.LevelDebug),
 		pacer: pace.New(pace.Config{
 			Rate: opt.Rate, Burst: opt.Burst, MaxShare: opt.MaxShare, Workers: opt.Workers,
+			MaxWait: opt.MaxWait,
 		}),
 		counts:      map[report.Outcome]int{},
 		byCode:      map[string]int{},

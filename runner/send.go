@@ -66,6 +66,15 @@ func (r *Runner) send(feed, hard context.Context, req request) sendResult {
 		}
 		ticket, err := r.pacer.Acquire(feed, b)
 		if err != nil {
+			if wt := asError[*pace.WaitTooLongError](err); wt != nil {
+				// Okta asked for a pause past --max-wait: stop (exit 3),
+				// resumable; the row stays pending.
+				r.halt.stop(&StopError{
+					Reason: fmt.Sprintf("Okta asked to wait until %s (%s, %s bucket), longer than --max-wait %s",
+						wt.Until.Format("2006-01-02 15:04:05 MST"), wt.Reason, wt.Bucket, wt.MaxWait),
+					Hint: "rerun the same command after that time to resume, or give a longer --max-wait",
+				})
+			}
 			res.pending = true
 			return res
 		}

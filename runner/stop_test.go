@@ -331,3 +331,47 @@ func TestSystemicForbiddenAfterARetry(t *testing.T) {
 	}
 	wantStopped(t, r.err)
 }
+
+// Okta asks for a pause longer than --max-wait (a 429 with Retry-After two
+// hours away): the run stops with exit 3's error naming the date and time,
+// the rows sent before stay recorded, the rest stay pending, and the same
+// run resumes later. Within --max-wait the same pause is waited out.
+func TestMaxWaitStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(6)})
+	e.prx.setPlan(afterN(2, fault{kind: answer, status: 429, code: "E0000047", summary: "API call exceeded rate limit due to too many requests.", retryAfter: 2 * time.Hour}))
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 6), opt)
+	wantStopped(t, r.err)
+	var se *runner.StopError
+	if !errors.As(r.err, &se) || !strings.Contains(se.Reason, "longer than --max-wait 15m0s") {
+		t.Fatalf("stop %v, want one naming --max-wait", r.err)
+	}
+	until := time.Now().Add(2 * time.Hour).Local().Format("2006-01-02 15:04")
+	if !strings.Contains(se.Reason, "until "+until[:13]) { // the date and the hour: the minute may turn
+		t.Errorf("stop reason %q does not name the date and time Okta asked for (~%s)", se.Reason, until)
+	}
+	if r.count(report.Succeeded) != 2 || r.res.Pending != 4 {
+		t.Errorf("%d succeeded, %d pending; want the 2 sent before the 429, 4 pending", r.count(report.Succeeded), r.res.Pending)
+	}
+	if n := e.prx.actionCount(); n != 3 {
+		t.Errorf("%d action requests, want 3 (2, then the one answered 429; nothing after)", n)
+	}
+}
+
+// A pause shorter than --max-wait is waited out: the same 429 with a
+// Retry-After of 1 s and a --max-wait of 1 minute finishes the run.
+func TestMaxWaitAllowsShortPauses(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.Seq == 2 }, fault{kind: answer, status: 429, code: "E0000047", retryAfter: time.Second}, fault{}))
+	opt := baseOptions()
+	opt.Workers = 1
+	opt.MaxWait = time.Minute
+	r := e.run(expireRows(jobs.ExpirePassword, 3), opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if r.count(report.Succeeded) != 3 {
+		t.Errorf("%d succeeded, want 3", r.count(report.Succeeded))
+	}
+}
