@@ -80,7 +80,7 @@ that exists); 4 a manifest file could not be written.`,
 			for k, v := range s.ByOutcome {
 				counts[string(k)] = v
 			}
-			return finalStatus(counts, nil)
+			return finalStatus(counts)
 		},
 	}
 	f := c.Flags()

@@ -351,7 +351,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 				return err
 			}
 			infof(e.stderr, "this run already finished; its report is %s", reportPath)
-			return finalStatus(state.Counts, nil)
+			return finalStatus(state.Counts)
 		}
 	} else if _, err := os.Stat(reportPath); err == nil {
 		return usagef("choose another --report, or move the old report away",
@@ -496,11 +496,11 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if runErr != nil {
 		return runErr
 	}
-	return finalStatus(total, nil)
+	return finalStatus(total)
 }
 
 // finalStatus is exit 0 or 1 from the whole report's counts.
-func finalStatus(counts map[string]int, _ error) error {
+func finalStatus(counts map[string]int) error {
 	if counts[string(report.Failed)]+counts[string(report.InDoubt)]+counts[string(report.WouldFail)] > 0 {
 		return errRowsFailed
 	}
