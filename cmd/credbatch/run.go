@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/credbatch/credbatch/internal/gctune"
@@ -166,85 +167,132 @@ func boolSetting(b *bool) string {
 	return strconv.FormatBool(*b)
 }
 
-func runRun(e *env, o *runOpts, manifestArg string) error {
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			pf.Close()
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
-	}
-	// 1. Settings, all checked before anything is read or sent.
+// runSetup is a run whose flags check accepted: the options, what check
+// read from them, and the org's configuration and client. The steps after
+// check (openOrResume, confirm, execute, summarise) are its methods.
+type runSetup struct {
+	e           *env
+	o           *runOpts
+	manifestArg string          // as given: a path, or "-" for standard input
+	defaults    jobs.Defaults   // the row-default flags
+	haltN       int             // --halt-on N
+	haltPct     float64         // --halt-on P%
+	recips      []age.Recipient // --encrypt-to
+	encryptTo   string          // --encrypt-to as the checkpoint records it
+	exclude     []string        // --exclude's IDs and logins
+	cfg         okta.Config
+	client      *okta.Client
+}
+
+// check applies every flag rule before anything is read or sent, and
+// returns the first broken one as a usage error (exit 2). It reads only
+// what flags and configuration name: the --exclude file, the token and the
+// Okta configuration files.
+func (o *runOpts) check(e *env, manifestArg string) (*runSetup, error) {
 	if o.workers < 1 || o.workers > 256 {
-		return usagef("", "--workers %d: want 1 to 256", o.workers)
+		return nil, usagef("", "--workers %d: want 1 to 256", o.workers)
 	}
 	if o.rate < 0 {
-		return usagef("0 removes the cap", "--rate %g: want 0 or more", o.rate)
+		return nil, usagef("0 removes the cap", "--rate %g: want 0 or more", o.rate)
 	}
 	if o.burst < 1 {
-		return usagef("", "--burst %d: want at least 1", o.burst)
+		return nil, usagef("", "--burst %d: want at least 1", o.burst)
 	}
 	if o.maxShare < 1 || o.maxShare > 100 {
-		return usagef("", "--max-share %d: want 1 to 100", o.maxShare)
+		return nil, usagef("", "--max-share %d: want 1 to 100", o.maxShare)
 	}
 	if o.maxRetries < 0 {
-		return usagef("", "--max-retries %d: want 0 or more", o.maxRetries)
+		return nil, usagef("", "--max-retries %d: want 0 or more", o.maxRetries)
 	}
 	if o.timeout <= 0 {
-		return usagef("", "--timeout %s: want a positive duration", o.timeout)
+		return nil, usagef("", "--timeout %s: want a positive duration", o.timeout)
 	}
 	if o.maxWait <= 0 {
-		return usagef("e.g. --max-wait 15m", "--max-wait %s: want a positive duration", o.maxWait)
+		return nil, usagef("e.g. --max-wait 15m", "--max-wait %s: want a positive duration", o.maxWait)
 	}
-	haltN, haltPct, err := parseHaltOn(o.haltOn)
-	if err != nil {
-		return err
+	s := &runSetup{e: e, o: o, manifestArg: manifestArg}
+	var err error
+	if s.haltN, s.haltPct, err = parseHaltOn(o.haltOn); err != nil {
+		return nil, err
 	}
-	defaults, err := o.rowDefaults.jobs()
-	if err != nil {
-		return err
+	if s.defaults, err = o.rowDefaults.jobs(); err != nil {
+		return nil, err
 	}
-	recips, encryptTo, err := parseRecipients(o.encryptTo)
-	if err != nil {
-		return err
+	if s.recips, s.encryptTo, err = parseRecipients(o.encryptTo); err != nil {
+		return nil, err
 	}
-	cfg, err := clientConfig(e, o)
-	if err != nil {
-		return err
+	if s.cfg, err = clientConfig(e, o); err != nil {
+		return nil, err
 	}
 	// The client is built now, so a configuration it refuses is found
 	// before any file is created.
-	client, err := okta.New(cfg)
-	if err != nil {
-		return usagef("", "%w", err)
+	if s.client, err = okta.New(s.cfg); err != nil {
+		return nil, usagef("", "%w", err)
 	}
 	if !o.yes && !e.isTerminal() && !o.dryRun {
-		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
+		return nil, usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
+	}
+	if s.exclude, err = readExclude(o.exclude); err != nil {
+		return nil, err
+	}
+	if manifestArg == "-" && (o.reportPath == "" || !o.yes) {
+		return nil, usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
+	}
+	return s, nil
+}
+
+// readExclude reads --exclude: one user ID or login a line; blank lines
+// and # comments are passed over.
+func readExclude(path string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("", "--exclude: %w", err)
 	}
 	var exclude []string
-	if o.exclude != "" {
-		b, err := os.ReadFile(o.exclude)
-		if err != nil {
-			return usagef("", "--exclude: %w", err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-				exclude = append(exclude, l)
-			}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
+			exclude = append(exclude, l)
 		}
 	}
+	return exclude, nil
+}
+
+// startCPUProfile starts --cpuprofile (for bench/); stop ends it. It comes
+// first, so the profile covers the whole command.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, usagef("", "--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, usagef("", "--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
+func runRun(e *env, o *runOpts, manifestArg string) error {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	s, err := o.check(e, manifestArg)
+	if err != nil {
+		return err
+	}
+	defaults, cfg, client := s.defaults, s.cfg, s.client
 
 	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
 	manifestPath := manifestArg
 	stdinCopy := ""
 	if manifestArg == "-" {
-		if o.reportPath == "" || !o.yes {
-			return usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
-		}
 		manifestPath = o.reportPath + ".manifest"
 		cp := o.checkpointPath
 		if cp == "" {
@@ -334,7 +382,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		DryRun: o.dryRun, Action: string(defaults.Action),
 		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
 		ReportPath: absPath(reportPath), ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
-		EncryptTo: encryptTo,
+		EncryptTo: s.encryptTo,
 	}
 	if state != nil {
 		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
@@ -448,14 +496,14 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	}
 	logger := slog.New(newLineHandler(e.stderr, level))
 	var seal func(secret.String) (secret.String, error)
-	if len(recips) > 0 {
-		seal = sealer(recips)
+	if len(s.recips) > 0 {
+		seal = sealer(s.recips)
 	}
 	run := runner.New(runner.Options{
 		Seal:    seal,
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
-		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
-		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
+		MaxRetries: o.maxRetries, HaltOn: s.haltN, HaltOnPct: s.haltPct,
+		DryRun: o.dryRun, Exclude: s.exclude, Logger: logger, BackoffMin: o.backoffMin,
 		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
 		// An API token (SSWS) always belongs to a user; an access token
 		// from client credentials (PrivateKey, or Bearer) may not.
