@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,22 +93,6 @@ resumable; 129 SIGHUP, 130 Ctrl-C and 143 SIGTERM, resumable.`,
 	return c
 }
 
-// openManifest opens a manifest by its extension, or a copy of standard
-// input (REPORT.manifest, always CSV).
-func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
-	if !fromStdin {
-		return jobs.Open(path)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
-}
-
 // untilInterrupted runs a blocking read of standard input (the prompt, the
 // stdin copy) and returns early when Ctrl-C or SIGTERM arrives: the read is
 // left behind (the process is about to exit) and the signal's cause returned.
@@ -147,24 +130,6 @@ func absPath(p string) string {
 // (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
 func clientConfig(e *env, o *runOpts) (okta.Config, error) {
 	return loadClientConfig(e, o, oktaConfigFiles(e))
-}
-
-// defaultReportPath is MANIFEST-stem.report.csv beside the manifest, or
-// .dryrun.csv in a dry run, so a dry run and a real run never share files.
-func defaultReportPath(manifest string, dry bool) string {
-	dir, base := filepath.Split(manifest)
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	if dry {
-		return filepath.Join(dir, stem+".dryrun.csv")
-	}
-	return filepath.Join(dir, stem+".report.csv")
-}
-
-func boolSetting(b *bool) string {
-	if b == nil {
-		return ""
-	}
-	return strconv.FormatBool(*b)
 }
 
 // runSetup is a run whose flags check accepted: the options, what check
@@ -288,135 +253,18 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		return err
 	}
 	defaults, cfg, client := s.defaults, s.cfg, s.client
-
-	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
-	manifestPath := manifestArg
-	stdinCopy := ""
-	if manifestArg == "-" {
-		manifestPath = o.reportPath + ".manifest"
-		cp := o.checkpointPath
-		if cp == "" {
-			cp = o.reportPath + ".checkpoint"
-		}
-		_, cpErr := os.Stat(cp)
-		_, mErr := os.Stat(manifestPath)
-		switch {
-		case cpErr == nil && mErr == nil:
-			// A resume reads the copy the run started with.
-		case mErr == nil:
-			return usagef("move it away, or choose another --report",
-				"%s exists but %s does not: it is not this run's resume, and standard input is not read", manifestPath, cp)
-		default:
-			stdinCopy = manifestPath + ".partial"
-			_ = os.Remove(stdinCopy)
-			if err := untilInterrupted(e, func() error { return jobs.CopyStdin(e.stdin, stdinCopy) }); err != nil {
-				_ = os.Remove(stdinCopy)
-				if e.feed.Err() != nil {
-					return err
-				}
-				return fmt.Errorf("%w: copying standard input: %w", runner.ErrLocal, err)
-			}
-			defer os.Remove(stdinCopy) // renamed away once the run starts
-		}
-	}
-	readPath := manifestPath
-	if stdinCopy != "" {
-		readPath = stdinCopy
-	}
-	m, err := openManifest(readPath, manifestArg == "-")
+	f, err := s.openOrResume()
 	if err != nil {
-		return usagef("", "%w", err)
-	}
-	reportPath := o.reportPath
-	if reportPath == "" {
-		reportPath = defaultReportPath(manifestPath, o.dryRun)
-	}
-	repFormat, err := report.FormatOf(reportPath)
-	if err != nil {
-		return usagef("name the report .csv or .jsonl", "--report %s: %w", reportPath, err)
-	}
-	cpPath := o.checkpointPath
-	if cpPath == "" {
-		cpPath = reportPath + ".checkpoint"
-	}
-	if err := checkOutputPaths(reportPath, cpPath); err != nil {
 		return err
 	}
-
-	// 3. A resume, a finished run, or a new run. A resume whose manifest
-	// has the SHA-256 the checkpoint recorded was validated by the run that
-	// started it: it is not validated again (a million rows start at once).
-	var j *checkpoint.Journal
-	var state *checkpoint.State
-	var sum *jobs.Summary
-	resuming := false
-	if _, err := os.Stat(cpPath); err == nil {
-		j, state, err = checkpoint.Open(cpPath)
-		if err != nil {
-			if errors.Is(err, checkpoint.ErrLocked) {
-				return fmt.Errorf("%s: %w", cpPath, err)
-			}
-			return openFailure(cpPath, err)
-		}
-		defer j.Close()
-		sha, size, err := m.Fingerprint()
-		if err != nil {
-			return usagef("", "manifest: %w", err)
-		}
-		if sha == state.Header.ManifestSHA256 && size == state.Header.ManifestSize {
-			sum = &jobs.Summary{Rows: state.Header.Rows, SHA256: sha, Size: size}
-		}
-	}
-	if sum == nil {
-		if sum, err = m.Validate(defaults); err != nil {
-			return err
-		}
-		if stdinCopy == "" {
-			warnReadablePasswords(e, readPath, sum)
-		}
-	}
-	hdr := checkpoint.Header{
-		Format: checkpoint.FormatVersion, ToolVersion: version,
-		OrgURL: cfg.OrgURL, ManifestPath: absPath(manifestPath),
-		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
-		DryRun: o.dryRun, Action: string(defaults.Action),
-		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
-		ReportPath: absPath(reportPath), ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
-		EncryptTo: s.encryptTo,
-	}
-	if state != nil {
-		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
-			var lines []string
-			for _, d := range diffs {
-				lines = append(lines, fmt.Sprintf("%s is %q in the checkpoint but %q now", d.Field, d.Checkpoint, d.Now))
-			}
-			return usagef("rerun with the settings the run started with, or start a new run with another --report",
-				"this command does not match the run recorded in %s: %s", cpPath, strings.Join(lines, "; "))
-		}
-		resuming = true
-		if state.Done.Count() >= sum.Rows {
-			if err := completeReport(j, reportPath, repFormat, nil); err != nil {
-				return err
-			}
-			infof(e.stderr, "this run already finished; its report is %s", reportPath)
-			return finalStatus(state.Counts)
-		}
-	} else if _, err := os.Stat(reportPath); err == nil {
-		return usagef("choose another --report, or move the old report away",
-			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", reportPath, cpPath)
+	defer f.close()
+	if f.finished {
+		return finalStatus(f.state.Counts)
 	}
 
-	// 4. A resume first makes its report agree with the journal (local, and
-	// refused when the report holds rows the checkpoint lacks). Then the org
-	// must answer and take the token before any file is created: a typo in
-	// --org-url never leaves a checkpoint pinned to the wrong org. Then the
-	// confirmation.
-	var prior runner.Prior
-	if resuming {
-		if prior, err = priorFrom(j, state, reportPath, repFormat, true); err != nil {
-			return err
-		}
-	}
+	// The org must answer and take the token before any file is created: a
+	// typo in --org-url never leaves a checkpoint pinned to the wrong org.
+	// Then the confirmation.
 	org, err := checkOrg(e.feed, client, cfg.OrgURL)
 	if err != nil {
 		if e.feed.Err() != nil {
@@ -432,17 +280,17 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		if org.Me != nil {
 			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
 		}
-		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
-		if resuming {
-			infof(w, "already finished: %d rows; the rest as confirmed when the run started", state.Done.Count())
+		infof(w, "manifest: %s (%d rows)", manifestArg, f.sum.Rows)
+		if f.resuming {
+			infof(w, "already finished: %d rows; the rest as confirmed when the run started", f.state.Done.Count())
 		} else {
-			printPlan(w, sum)
+			printPlan(w, f.sum)
 		}
-		infof(w, "report:   %s", reportPath)
+		infof(w, "report:   %s", f.reportPath)
 	}
 	if !o.yes && !o.dryRun {
 		verb := "Run"
-		if resuming {
+		if f.resuming {
 			verb = "Resume"
 		}
 		var yes bool
@@ -461,34 +309,33 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	}
 
 	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
-	if stdinCopy != "" {
-		if err := os.Rename(stdinCopy, manifestPath); err != nil {
-			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, manifestPath, err)
+	if f.stdinCopy != "" {
+		if err := os.Rename(f.stdinCopy, f.manifestPath); err != nil {
+			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, f.manifestPath, err)
 		}
-		if m, err = openManifest(manifestPath, true); err != nil {
+		if f.m, err = openManifest(f.manifestPath, true); err != nil {
 			return fmt.Errorf("%w: %w", runner.ErrLocal, err)
 		}
 	}
-	if !resuming {
-		j, err = checkpoint.Create(cpPath, hdr)
+	if !f.resuming {
+		f.j, err = checkpoint.Create(f.cpPath, f.hdr)
 		if err != nil {
 			if errors.Is(err, checkpoint.ErrLocked) {
 				return err
 			}
-			return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
+			return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, f.cpPath, err)
 		}
-		defer j.Close()
-		state = &checkpoint.State{Header: hdr, Done: checkpoint.NewBitset(sum.Rows + 2), Counts: map[string]int{}}
-		if prior, err = priorFrom(j, state, reportPath, repFormat, false); err != nil {
+		f.state = &checkpoint.State{Header: f.hdr, Done: checkpoint.NewBitset(f.sum.Rows + 2), Counts: map[string]int{}}
+		if f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, false); err != nil {
 			return err
 		}
 	}
-	rf, err := os.OpenFile(reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
+	rf, err := os.OpenFile(f.reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, reportPath, err)
+		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, f.reportPath, err)
 	}
 	defer rf.Close()
-	rw := report.NewWriter(rf, repFormat)
+	rw := report.NewWriter(rf, f.repFormat)
 
 	level := slog.LevelWarn
 	if o.verbose {
@@ -509,11 +356,11 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		// from client credentials (PrivateKey, or Bearer) may not.
 		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,
 	}, runner.Input{
-		Manifest: m, Defaults: defaults, Rows: sum.Rows, Client: client,
-		Journal: j, Report: rw, Prior: prior,
+		Manifest: f.m, Defaults: defaults, Rows: f.sum.Rows, Client: client,
+		Journal: f.j, Report: rw, Prior: f.prior,
 	})
-	if resuming {
-		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
+	if f.resuming {
+		infof(e.stderr, "resuming: %d of %d rows already finished", f.state.Done.Count(), f.sum.Rows)
 	}
 	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
 	stopTuning := gctune.Start(gctune.Default)
@@ -521,7 +368,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	res, runErr := run.Run(e.feed, e.hard)
 	stopTuning()
 	stopProgress()
-	js := j.Stats()
+	js := f.j.Stats()
 	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
 	if err := rf.Sync(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("%w: syncing the report: %w", runner.ErrLocal, err)
@@ -529,15 +376,15 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 
 	// 6. The summary: counts over the whole report, across resumes.
 	total := map[string]int{}
-	for k, v := range state.Counts {
+	for k, v := range f.state.Counts {
 		total[k] += v
 	}
 	for k, v := range res.Counts {
 		total[string(k)] += v
 	}
-	printSummary(e, reportPath, total, res, time.Since(start), o.dryRun, sum.Rows, pacing{rate: o.rate, maxShare: o.maxShare})
+	printSummary(e, f.reportPath, total, res, time.Since(start), o.dryRun, f.sum.Rows, pacing{rate: o.rate, maxShare: o.maxShare})
 	if o.summaryJSON != "" {
-		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, sum, manifestArg, reportPath, total, res, time.Since(start), runErr, o.dryRun, pacing{rate: o.rate, maxShare: o.maxShare}); err != nil {
+		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, f.sum, manifestArg, f.reportPath, total, res, time.Since(start), runErr, o.dryRun, pacing{rate: o.rate, maxShare: o.maxShare}); err != nil {
 			warnf(e.stderr, "could not write --summary-json: %v", err)
 		}
 	}
