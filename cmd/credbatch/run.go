@@ -262,50 +262,12 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		return finalStatus(f.state.Counts)
 	}
 
-	// The org must answer and take the token before any file is created: a
-	// typo in --org-url never leaves a checkpoint pinned to the wrong org.
-	// Then the confirmation.
-	org, err := checkOrg(e.feed, client, cfg.OrgURL)
+	org, err := s.reachOrg()
 	if err != nil {
-		if e.feed.Err() != nil {
-			return interruptedBefore(e)
-		}
 		return err
 	}
-	if !o.dryRun {
-		// What will happen, and to whom: asked on a terminal, printed the
-		// same with --yes.
-		w := e.stderr
-		infof(w, "org:      %s (from %s)", cfg.OrgURL, orgURLSource(e, o))
-		if org.Me != nil {
-			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
-		}
-		infof(w, "manifest: %s (%d rows)", manifestArg, f.sum.Rows)
-		if f.resuming {
-			infof(w, "already finished: %d rows; the rest as confirmed when the run started", f.state.Done.Count())
-		} else {
-			printPlan(w, f.sum)
-		}
-		infof(w, "report:   %s", f.reportPath)
-	}
-	if !o.yes && !o.dryRun {
-		verb := "Run"
-		if f.resuming {
-			verb = "Resume"
-		}
-		var yes bool
-		if err := untilInterrupted(e, func() error {
-			yes = confirm(e.stdin, e.stderr, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
-			return nil
-		}); err != nil {
-			return err
-		}
-		if !yes {
-			return usagef("", "not confirmed: nothing was sent and no file was created")
-		}
-	}
-	if e.feed.Err() != nil {
-		return interruptedBefore(e) // before anything was created
+	if err := s.confirm(f, org); err != nil {
+		return err
 	}
 
 	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
