@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -14,15 +12,11 @@ import (
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
-	"github.com/credbatch/credbatch/internal/gctune"
-	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
-	"github.com/credbatch/credbatch/report"
-	"github.com/credbatch/credbatch/runner"
-	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
+// runOpts are run's flags as given; check reads them.
 type runOpts struct {
 	rowDefaults
 	orgURL, tokenFile, authMode  string
@@ -93,48 +87,51 @@ resumable; 129 SIGHUP, 130 Ctrl-C and 143 SIGTERM, resumable.`,
 	return c
 }
 
-// untilInterrupted runs a blocking read of standard input (the prompt, the
-// stdin copy) and returns early when Ctrl-C or SIGTERM arrives: the read is
-// left behind (the process is about to exit) and the signal's cause returned.
-func untilInterrupted(e *env, read func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- read() }()
-	select {
-	case err := <-done:
+// runRun is the run command, in its steps. Their order is the contract
+// (SPEC.md): check refuses bad flags before anything is read;
+// openOrResume refuses a damaged checkpoint (exit 2) and settles a resume's
+// report against its journal, refusing a short checkpoint, before the org
+// is asked, so a refused resume sends nothing; the org check and the
+// confirmation come before execute creates any file; every refusal removes
+// standard input's copy (runFiles.close).
+func runRun(e *env, o *runOpts, manifestArg string) error {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
 		return err
-	case <-e.feed.Done():
-		return interruptedBefore(e)
 	}
-}
-
-// interruptedBefore is the signal's cause, said as "nothing happened yet".
-func interruptedBefore(e *env) error {
-	err := context.Cause(e.feed)
-	var se *signalError
-	if errors.As(err, &se) {
-		fmt.Fprintln(e.stderr)
-		return &signalError{code: se.code, before: true}
+	defer stopProfile()
+	s, err := o.check(e, manifestArg)
+	if err != nil {
+		return err
 	}
-	return err
-}
-
-// absPath names a file the same way whichever directory a rerun starts in.
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
+	f, err := s.openOrResume()
+	if err != nil {
+		return err
 	}
-	return p
-}
+	defer f.close()
+	if f.finished {
+		return finalStatus(f.state.Counts)
+	}
 
-// clientConfig builds the Okta client's configuration the Okta way
-// (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
-func clientConfig(e *env, o *runOpts) (okta.Config, error) {
-	return loadClientConfig(e, o, oktaConfigFiles(e))
+	org, err := s.reachOrg()
+	if err != nil {
+		return err
+	}
+	if err := s.confirm(f, org); err != nil {
+		return err
+	}
+
+	r, err := s.execute(f, org)
+	if err != nil {
+		return err
+	}
+	return s.summarise(f, r)
 }
 
 // runSetup is a run whose flags check accepted: the options, what check
 // read from them, and the org's configuration and client. The steps after
-// check (openOrResume, confirm, execute, summarise) are its methods.
+// check (openOrResume, reachOrg, confirm, execute, summarise) are its
+// methods.
 type runSetup struct {
 	e           *env
 	o           *runOpts
@@ -225,6 +222,12 @@ func readExclude(path string) ([]string, error) {
 	return exclude, nil
 }
 
+// clientConfig builds the Okta client's configuration the Okta way
+// (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
+func clientConfig(e *env, o *runOpts) (okta.Config, error) {
+	return loadClientConfig(e, o, oktaConfigFiles(e))
+}
+
 // startCPUProfile starts --cpuprofile (for bench/); stop ends it. It comes
 // first, so the profile covers the whole command.
 func startCPUProfile(path string) (stop func(), err error) {
@@ -242,124 +245,27 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }
 
-func runRun(e *env, o *runOpts, manifestArg string) error {
-	stopProfile, err := startCPUProfile(o.cpuProfile)
-	if err != nil {
+// untilInterrupted runs a blocking read of standard input (the prompt, the
+// stdin copy) and returns early when Ctrl-C or SIGTERM arrives: the read is
+// left behind (the process is about to exit) and the signal's cause returned.
+func untilInterrupted(e *env, read func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- read() }()
+	select {
+	case err := <-done:
 		return err
+	case <-e.feed.Done():
+		return interruptedBefore(e)
 	}
-	defer stopProfile()
-	s, err := o.check(e, manifestArg)
-	if err != nil {
-		return err
-	}
-	defaults, cfg, client := s.defaults, s.cfg, s.client
-	f, err := s.openOrResume()
-	if err != nil {
-		return err
-	}
-	defer f.close()
-	if f.finished {
-		return finalStatus(f.state.Counts)
-	}
-
-	org, err := s.reachOrg()
-	if err != nil {
-		return err
-	}
-	if err := s.confirm(f, org); err != nil {
-		return err
-	}
-
-	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
-	if f.stdinCopy != "" {
-		if err := os.Rename(f.stdinCopy, f.manifestPath); err != nil {
-			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, f.manifestPath, err)
-		}
-		if f.m, err = openManifest(f.manifestPath, true); err != nil {
-			return fmt.Errorf("%w: %w", runner.ErrLocal, err)
-		}
-	}
-	if !f.resuming {
-		f.j, err = checkpoint.Create(f.cpPath, f.hdr)
-		if err != nil {
-			if errors.Is(err, checkpoint.ErrLocked) {
-				return err
-			}
-			return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, f.cpPath, err)
-		}
-		f.state = &checkpoint.State{Header: f.hdr, Done: checkpoint.NewBitset(f.sum.Rows + 2), Counts: map[string]int{}}
-		if f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, false); err != nil {
-			return err
-		}
-	}
-	rf, err := os.OpenFile(f.reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, f.reportPath, err)
-	}
-	defer rf.Close()
-	rw := report.NewWriter(rf, f.repFormat)
-
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(newLineHandler(e.stderr, level))
-	var seal func(secret.String) (secret.String, error)
-	if len(s.recips) > 0 {
-		seal = sealer(s.recips)
-	}
-	run := runner.New(runner.Options{
-		Seal:    seal,
-		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
-		MaxRetries: o.maxRetries, HaltOn: s.haltN, HaltOnPct: s.haltPct,
-		DryRun: o.dryRun, Exclude: s.exclude, Logger: logger, BackoffMin: o.backoffMin,
-		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
-		// An API token (SSWS) always belongs to a user; an access token
-		// from client credentials (PrivateKey, or Bearer) may not.
-		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,
-	}, runner.Input{
-		Manifest: f.m, Defaults: defaults, Rows: f.sum.Rows, Client: client,
-		Journal: f.j, Report: rw, Prior: f.prior,
-	})
-	if f.resuming {
-		infof(e.stderr, "resuming: %d of %d rows already finished", f.state.Done.Count(), f.sum.Rows)
-	}
-	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
-	stopTuning := gctune.Start(gctune.Default)
-	start := time.Now()
-	res, runErr := run.Run(e.feed, e.hard)
-	stopTuning()
-	stopProgress()
-	js := f.j.Stats()
-	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
-	if err := rf.Sync(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("%w: syncing the report: %w", runner.ErrLocal, err)
-	}
-
-	// 6. The summary: counts over the whole report, across resumes.
-	total := map[string]int{}
-	for k, v := range f.state.Counts {
-		total[k] += v
-	}
-	for k, v := range res.Counts {
-		total[string(k)] += v
-	}
-	printSummary(e, f.reportPath, total, res, time.Since(start), o.dryRun, f.sum.Rows, pacing{rate: o.rate, maxShare: o.maxShare})
-	if o.summaryJSON != "" {
-		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, f.sum, manifestArg, f.reportPath, total, res, time.Since(start), runErr, o.dryRun, pacing{rate: o.rate, maxShare: o.maxShare}); err != nil {
-			warnf(e.stderr, "could not write --summary-json: %v", err)
-		}
-	}
-	if runErr != nil {
-		return runErr
-	}
-	return finalStatus(total)
 }
 
-// finalStatus is exit 0 or 1 from the whole report's counts.
-func finalStatus(counts map[string]int) error {
-	if counts[string(report.Failed)]+counts[string(report.InDoubt)]+counts[string(report.WouldFail)] > 0 {
-		return errRowsFailed
+// interruptedBefore is the signal's cause, said as "nothing happened yet".
+func interruptedBefore(e *env) error {
+	err := context.Cause(e.feed)
+	var se *signalError
+	if errors.As(err, &se) {
+		fmt.Fprintln(e.stderr)
+		return &signalError{code: se.code, before: true}
 	}
-	return nil
+	return err
 }

@@ -246,6 +246,14 @@ func defaultReportPath(manifest string, dry bool) string {
 	return filepath.Join(dir, stem+".report.csv")
 }
 
+// absPath names a file the same way whichever directory a rerun starts in.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // boolSetting is a row-default flag as the checkpoint header records it:
 // "" when unset.
 func boolSetting(b *bool) string {
