@@ -44,12 +44,12 @@ func (f *runFiles) close() {
 	}
 }
 
-// openOrResume reads the manifest and chooses: a resume of the run the
-// checkpoint records, a run that already finished, or a new run. It sends
-// nothing and creates nothing but standard input's copy. A damaged
-// checkpoint is refused here (exit 2), and a resume's report is settled
-// against the journal here, so a checkpoint shorter than its report is
-// refused before the org is asked. On an error what it took is released.
+// openOrResume reads the manifest and chooses: a new run, a resume of the
+// run the checkpoint records, or a run that already finished. It sends
+// nothing; it writes only standard input's copy and, for a resume, the
+// report, completed from the journal. A damaged checkpoint is refused here
+// (exit 2), and so is a checkpoint shorter than its report (resume): both
+// before the org is asked. On an error what it took is released.
 func (s *runSetup) openOrResume() (_ *runFiles, err error) {
 	f := &runFiles{}
 	defer func() {
@@ -78,36 +78,45 @@ func (s *runSetup) openOrResume() (_ *runFiles, err error) {
 		}
 	}
 	f.hdr = s.header(f)
-	if f.state == nil {
-		if _, err := os.Stat(f.reportPath); err == nil {
-			return nil, usagef("choose another --report, or move the old report away",
-				"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", f.reportPath, f.cpPath)
+	if f.state != nil {
+		if err := s.resume(f); err != nil {
+			return nil, err
 		}
 		return f, nil
 	}
+	if _, err := os.Stat(f.reportPath); err == nil {
+		return nil, usagef("choose another --report, or move the old report away",
+			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", f.reportPath, f.cpPath)
+	}
+	return f, nil
+}
+
+// resume takes up the run the checkpoint records, when this command is
+// the one that started it (the headers match). A run that had finished
+// every row only has its report completed (f.finished); any other has
+// its report made to agree with the journal, and is refused when the
+// report holds rows the checkpoint lacks (priorFrom).
+func (s *runSetup) resume(f *runFiles) error {
 	if diffs := f.state.Header.Diff(f.hdr); len(diffs) > 0 {
 		var lines []string
 		for _, d := range diffs {
 			lines = append(lines, fmt.Sprintf("%s is %q in the checkpoint but %q now", d.Field, d.Checkpoint, d.Now))
 		}
-		return nil, usagef("rerun with the settings the run started with, or start a new run with another --report",
+		return usagef("rerun with the settings the run started with, or start a new run with another --report",
 			"this command does not match the run recorded in %s: %s", f.cpPath, strings.Join(lines, "; "))
 	}
 	f.resuming = true
 	if f.state.Done.Count() >= f.sum.Rows {
 		if err := completeReport(f.j, f.reportPath, f.repFormat, nil); err != nil {
-			return nil, err
+			return err
 		}
 		infof(s.e.stderr, "this run already finished; its report is %s", f.reportPath)
 		f.finished = true
-		return f, nil
+		return nil
 	}
-	// The report is made to agree with the journal (local, and refused when
-	// the report holds rows the checkpoint lacks).
-	if f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, true); err != nil {
-		return nil, err
-	}
-	return f, nil
+	var err error
+	f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, true)
+	return err
 }
 
 // openManifestArg opens the manifest the command names. Standard input
