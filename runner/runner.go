@@ -84,6 +84,7 @@ type Prior struct {
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
 	Claims   map[uint64]int             // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
+	Counts   map[string]int             // outcome -> rows, of the rows Done holds (for progress)
 }
 
 // Input is what one invocation runs.
@@ -110,7 +111,12 @@ type Result struct {
 
 // Progress is a snapshot for the progress display.
 type Progress struct {
-	Done, Total int64
+	Done, Total int64 // this invocation's rows: finished, and to finish
+	Before      int64 // rows finished by earlier runs of the same checkpoint
+	DryRun      bool
+	// Counts are the whole run's outcomes so far, earlier runs included, so
+	// progress never contradicts the final line.
+	Counts      map[report.Outcome]int64
 	Requests    int64
 	RateLimited int64
 	Paused      []pace.PauseInfo
@@ -200,11 +206,22 @@ func New(opt Options, in Input) *Runner {
 
 // Progress returns a snapshot; safe from any goroutine.
 func (r *Runner) Progress() Progress {
-	return Progress{
+	p := Progress{
 		Done: r.done.Load(), Total: r.total.Load(),
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
-		Paused: r.pacer.Paused(),
+		Paused: r.pacer.Paused(), DryRun: r.opt.DryRun,
+		Counts: make(map[report.Outcome]int64, 8),
 	}
+	p.Before = int64(r.in.Rows) - p.Total
+	for k, v := range r.in.Prior.Counts {
+		p.Counts[report.Outcome(k)] += int64(v)
+	}
+	r.mu.Lock()
+	for k, v := range r.counts {
+		p.Counts[k] += int64(v)
+	}
+	r.mu.Unlock()
+	return p
 }
 
 // task is one row on its way through the pipeline.
