@@ -48,6 +48,10 @@ type Options struct {
 	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
 	DryRun     bool
 	Exclude    []string // user IDs and logins never to touch
+	// ExcludeAt says where each Exclude entry came from ("FILE:LINE"; keys
+	// as given, logins lower-cased), for the warning about an entry that
+	// matches no user.
+	ExcludeAt map[string]string
 	// MatchShortNames accepts a login that Okta resolved by its short name
 	// (the manifest's "jsmith" found "jsmith@corp.example"); without it such
 	// a row fails CB_LOGIN_MISMATCH and nothing is sent for it.

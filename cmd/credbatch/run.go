@@ -308,17 +308,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if !o.yes && !e.isTerminal() && !o.dryRun {
 		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
 	}
-	var exclude []string
-	if o.exclude != "" {
-		b, err := os.ReadFile(o.exclude)
-		if err != nil {
-			return usagef("", "--exclude: %w", err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-				exclude = append(exclude, l)
-			}
-		}
+	exclude, excludeAt, err := readExclude(o.exclude)
+	if err != nil {
+		return err
 	}
 
 	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
@@ -538,7 +530,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		Seal:    seal,
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
-		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
+		DryRun: o.dryRun, Exclude: exclude, ExcludeAt: excludeAt, Logger: logger, BackoffMin: o.backoffMin,
 		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
 		// An API token (SSWS) always belongs to a user; an access token
 		// from client credentials (PrivateKey, or Bearer) may not.
