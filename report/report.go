@@ -13,9 +13,15 @@
 // CSV cells are written exactly as they are: a cell starting with '=', '+',
 // '-' or '@' is not prefixed or quoted to defuse spreadsheet formulas,
 // because the report is first of all a machine-read record (resume and
-// `credbatch report` read it back and must get the same bytes, and a user or
-// login may legitimately start with '-' or '+'). Open it in a spreadsheet
+// `credbatch report` read it back and must get the same values, and a user
+// or login may legitimately start with '-' or '+'). Open it in a spreadsheet
 // with formula evaluation off, or import it as text.
+//
+// Reports are read with encoding/csv and encoding/json. Every value reads
+// back as written, with one exception of encoding/csv's: a CR right before a
+// line feed inside a quoted CSV cell reads as the line feed alone. Only
+// error_summary (server text) can hold one in practice; the secrets Okta
+// issues, IDs, logins and times never do.
 package report
 
 import (
