@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -43,13 +44,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // (InputOffset: Repair cuts there), a blank line as an error (encoding/csv
 // skips them), and a torn last record told apart from a damaged one.
 type csvReader struct {
-	in   *countingReader
-	cr   *csv.Reader
-	rec  []string
-	size int64 // the input's size when known (a file), else -1: see quotes
-	line int   // the report line the record last read starts on
-	next int   // the report line the next record must start on
-	end  int64 // the byte offset just after the last record read whole
+	in  *countingReader
+	cr  *csv.Reader
+	rec []string
+	// the layout the header names, and its width
+	layout Layout
+	width  int
+	size   int64 // the input's size when known (a file), else -1: see quotes
+	line   int   // the report line the record last read starts on
+	next   int   // the report line the next record must start on
+	end    int64 // the byte offset just after the last record read whole
 }
 
 // newCSVReader reads a CSV report from r.
@@ -146,21 +150,19 @@ func (c *csvReader) read() error {
 	return nil
 }
 
-// header reads the header record and checks it is Columns. It returns
-// io.EOF for an empty input.
+// header reads the header record and learns the file's layout from it. It
+// returns io.EOF for an empty input.
 func (c *csvReader) header() error {
 	if err := c.read(); err != nil {
 		return err
 	}
-	if len(c.rec) != numColumns {
-		return c.malformed("", "the header is not the report's columns")
-	}
-	for i, name := range c.rec {
-		if name != Columns[i] {
-			return c.malformed("", "the header is not the report's columns")
+	for _, l := range []Layout{LayoutFull, LayoutV1} {
+		if slices.Equal(c.rec, l.Columns()) {
+			c.layout, c.width = l, len(c.rec)
+			return nil
 		}
 	}
-	return nil
+	return c.malformed("", "the header is not the report's columns")
 }
 
 func (c *csvReader) malformed(col, msg string) *LineError {
@@ -171,8 +173,8 @@ func (c *csvReader) malformed(col, msg string) *LineError {
 // count, a whole line number and a known outcome. Repair checks every
 // record so; row decodes in full.
 func (c *csvReader) quick() error {
-	if len(c.rec) != numColumns {
-		return c.malformed("", fmt.Sprintf("%d cells, want %d", len(c.rec), numColumns))
+	if len(c.rec) != c.width {
+		return c.malformed("", fmt.Sprintf("%d cells, want %d", len(c.rec), c.width))
 	}
 	if _, err := atoiLine(c.rec[0]); err != nil {
 		return c.malformed("line", "not a line number")
@@ -185,15 +187,15 @@ func (c *csvReader) quick() error {
 
 // row decodes the record last read.
 func (c *csvReader) row() (*Row, error) {
-	if len(c.rec) != numColumns {
-		return nil, c.malformed("", fmt.Sprintf("%d cells, want %d", len(c.rec), numColumns))
+	if len(c.rec) != c.width {
+		return nil, c.malformed("", fmt.Sprintf("%d cells, want %d", len(c.rec), c.width))
 	}
 	return rowFromFields(c.rec, c.line)
 }
 
 func colName(i int) string {
-	if i < numColumns {
-		return Columns[i]
+	if i < len(allColumns) {
+		return allColumns[i]
 	}
 	return ""
 }

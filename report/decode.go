@@ -204,7 +204,7 @@ func atoiLine(s string) (int, error) {
 }
 
 // rowFromFields decodes the cells of a CSV record that starts on the report
-// line line.
+// line line: as many as its file's layout has.
 func rowFromFields(f []string, line int) (*Row, error) {
 	malformed := func(col, msg string) (*Row, error) {
 		return nil, &LineError{Line: line, Column: col, Msg: msg, Err: ErrMalformed}
@@ -238,6 +238,9 @@ func rowFromFields(f []string, line int) (*Row, error) {
 	}
 	if r.FinishedAt, err = optTime(f[14]); err != nil {
 		return malformed("finished_at", "not a time like "+TimeLayout)
+	}
+	if len(f) > widthV1 {
+		r.Login, r.Email, r.FirstName, r.LastName = f[15], f[16], f[17], f[18]
 	}
 	return r, nil
 }
@@ -276,6 +279,10 @@ type jsonRow struct {
 	Attempts      int    `json:"attempts"`
 	StartedAt     string `json:"started_at"`
 	FinishedAt    string `json:"finished_at"`
+	Login         string `json:"login"`
+	Email         string `json:"email"`
+	FirstName     string `json:"first_name"`
+	LastName      string `json:"last_name"`
 }
 
 // ParseJSONLine parses one JSONL report line (without its line end) as
@@ -328,6 +335,10 @@ func parseJSONLine(line []byte) (*Row, string, string) {
 		ResetURL:      secret.New(jr.ResetURL),
 		UserStatus:    jr.UserStatus,
 		Attempts:      jr.Attempts,
+		Login:         jr.Login,
+		Email:         jr.Email,
+		FirstName:     jr.FirstName,
+		LastName:      jr.LastName,
 	}
 	var err error
 	if r.Outcome, err = ParseOutcome(jr.Outcome); err != nil {

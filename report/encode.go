@@ -21,7 +21,10 @@ func AppendHeader(dst []byte, f Format) []byte {
 	panic("report: AppendHeader: " + f.String())
 }
 
-const csvHeader = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at\n"
+const (
+	csvHeaderV1 = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at\n"
+	csvHeader   = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at,login,email,first_name,last_name\n"
+)
 
 // AppendRow appends r encoded as one report line in format f, including the
 // final '\n', and returns the extended slice. With enough capacity in dst it
@@ -40,14 +43,15 @@ const csvHeader = "line,user,user_id,action,outcome,http_status,error_code,error
 func AppendRow(dst []byte, r *Row, f Format) []byte {
 	switch f {
 	case CSV:
-		return appendCSV(dst, r)
+		return appendCSV(dst, r, numColumns)
 	case JSONL:
 		return appendJSON(dst, r)
 	}
 	panic("report: AppendRow: " + f.String())
 }
 
-func appendCSV(dst []byte, r *Row) []byte {
+// appendCSV appends the first width of Columns' cells.
+func appendCSV(dst []byte, r *Row, width int) []byte {
 	dst = strconv.AppendInt(dst, int64(r.Line), 10)
 	dst = append(dst, ',')
 	dst = appendCSVCell(dst, r.User)
@@ -81,6 +85,16 @@ func appendCSV(dst []byte, r *Row) []byte {
 	dst = appendTime(dst, r.StartedAt)
 	dst = append(dst, ',')
 	dst = appendTime(dst, r.FinishedAt)
+	if width > widthV1 {
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Login)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Email)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.FirstName)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.LastName)
+	}
 	return append(dst, '\n')
 }
 
@@ -170,6 +184,10 @@ func appendJSON(dst []byte, r *Row) []byte {
 		dst = appendTime(dst, r.FinishedAt)
 		dst = append(dst, '"')
 	}
+	dst = appendJSONField(dst, `,"login":`, r.Login)
+	dst = appendJSONField(dst, `,"email":`, r.Email)
+	dst = appendJSONField(dst, `,"first_name":`, r.FirstName)
+	dst = appendJSONField(dst, `,"last_name":`, r.LastName)
 	return append(dst, "}\n"...)
 }
 

@@ -1,11 +1,15 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -17,6 +21,12 @@ import (
 // not the last one is not a torn tail: Repair changes nothing and returns its
 // *LineError (wrapping ErrMalformed), as it does for a CSV header that is not
 // Columns.
+//
+// A CSV report written before the name columns (LayoutV1) is brought to
+// Columns first, so that the rows a resume appends match its header: its
+// whole rows are copied byte for byte, each with four empty cells added, to
+// PATH.upgrade (mode 0600), which is fsynced and renamed over PATH. A crash
+// on the way leaves PATH as it was.
 //
 // Every record gets the cheap checks (its shape, a line number, a known
 // outcome); only the last, the one a crash can leave torn, is decoded in
@@ -38,11 +48,18 @@ func Repair(path string) (rows int, err error) {
 	var (
 		keep        int64 // bytes to keep
 		writeHeader bool
+		layout      = LayoutFull
 	)
 	if format == CSV {
-		rows, keep, writeHeader, err = scanCSV(file)
+		rows, keep, layout, writeHeader, err = scanCSV(file)
 	} else {
 		rows, keep, err = scanJSONL(file)
+	}
+	if err == nil && layout == LayoutV1 {
+		err = upgradeV1(file, path, keep)
+		if err == nil {
+			return rows, nil
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("report: repair %s: %w", path, err)
@@ -68,30 +85,30 @@ func Repair(path string) (rows int, err error) {
 	return rows, nil
 }
 
-// scanCSV finds the whole rows of a CSV report: how many, and the byte
-// offset where they end. writeHeader says the file holds no whole header
-// (it is empty, or a prefix of the header) and is to be cut to nothing and
-// given one.
-func scanCSV(file *os.File) (rows int, keep int64, writeHeader bool, err error) {
+// scanCSV finds the whole rows of a CSV report: how many, the byte offset
+// where they end, and the layout its header names. writeHeader says the
+// file holds no whole header (it is empty, or a prefix of the header) and
+// is to be cut to nothing and given one.
+func scanCSV(file *os.File) (rows int, keep int64, layout Layout, writeHeader bool, err error) {
 	head := make([]byte, len(csvHeader))
 	n, err := file.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	if n < len(csvHeader) && strings.HasPrefix(csvHeader, string(head[:n])) {
-		return 0, 0, true, nil
+		return 0, 0, LayoutFull, true, nil
 	}
 	c, err := newCSVFileReader(file)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	if err := c.header(); err != nil {
 		if errors.Is(err, ErrTorn) {
 			err = c.malformed("", "the header is not the report's columns")
 		}
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
-	keep = c.end
+	keep, layout = c.end, c.layout
 	for {
 		err := c.read()
 		if err == nil {
@@ -101,17 +118,85 @@ func scanCSV(file *os.File) (rows int, keep int64, writeHeader bool, err error) 
 			_, err = c.row()
 		}
 		if err == io.EOF {
-			return rows, keep, false, nil // blank lines after the rows are cut
+			return rows, keep, layout, false, nil // blank lines after the rows are cut
 		}
 		if err != nil {
 			if errors.Is(err, ErrTorn) || c.atEnd() && !isBlankLine(err) {
-				return rows, keep, false, nil // the torn tail: cut from keep
+				return rows, keep, layout, false, nil // the torn tail: cut from keep
 			}
-			return 0, 0, false, err
+			return 0, 0, 0, false, err
 		}
 		rows++
 		keep = c.end
 	}
+}
+
+// upgradeV1 replaces the LayoutV1 report at path (file) by the same rows
+// in LayoutFull: the header of Columns, then the bytes of each record of the
+// first keep bytes with ",,,," before its line end.
+func upgradeV1(file *os.File, path string, keep int64) (err error) {
+	tmp := path + ".upgrade"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("upgrading to the name columns: %w", err)
+	}
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("upgrading to the name columns: %w", err)
+	}
+	defer func() {
+		if out != nil {
+			_ = out.Close()
+		}
+		if err != nil {
+			_ = os.Remove(tmp)
+			err = fmt.Errorf("upgrading to the name columns: %w", err)
+		}
+	}()
+	if err := out.Chmod(0o600); err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(out, 64<<10)
+	c := newCSV(io.NewSectionReader(file, 0, keep))
+	var raw []byte
+	for start, first := int64(0), true; ; first = false {
+		if _, err := c.Read(); err == io.EOF {
+			break
+		} else if err != nil {
+			return err // it read whole a moment ago
+		}
+		end := c.InputOffset()
+		raw = slices.Grow(raw[:0], int(end-start))[:end-start]
+		if _, err := file.ReadAt(raw, start); err != nil {
+			return err
+		}
+		start = end
+		body, lineEnd := bytes.TrimSuffix(raw, []byte("\n")), "\n"
+		if b, ok := bytes.CutSuffix(body, []byte("\r")); ok {
+			body, lineEnd = b, "\r\n"
+		}
+		if first {
+			body = []byte(strings.TrimSuffix(csvHeader, "\n"))
+		} else {
+			body = append(body, ",,,,"...)
+		}
+		w.Write(body)
+		w.WriteString(lineEnd)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	err = out.Close()
+	out = nil
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // isBlankLine: a blank line before a record is damage in the middle of the
