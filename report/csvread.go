@@ -156,7 +156,7 @@ func (c *csvReader) header() error {
 	if err := c.read(); err != nil {
 		return err
 	}
-	for _, l := range []Layout{LayoutFull, LayoutV1} {
+	for _, l := range []Layout{LayoutFull, LayoutV1, LayoutHandout} {
 		if slices.Equal(c.rec, l.Columns()) {
 			c.layout, c.width = l, len(c.rec)
 			return nil

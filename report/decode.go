@@ -131,6 +131,43 @@ func ReadFile(path string, fn func(*Row) error) error {
 	return err
 }
 
+// LayoutOf returns the layout of the report at path: for a CSV report the
+// one its header names, for JSONL LayoutHandout when its first row has a
+// source (every hand-out row has one), else LayoutFull. An empty report is
+// LayoutFull. Errors are Read's.
+func LayoutOf(path string) (Layout, error) {
+	format, err := FormatOf(path)
+	if err != nil {
+		return 0, err
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("report: %w", err)
+	}
+	defer file.Close()
+	if format == CSV {
+		c := newCSVReader(file)
+		switch err := c.header(); {
+		case err == io.EOF:
+			return LayoutFull, nil
+		case err != nil:
+			return 0, fmt.Errorf("report: %s: %w", path, err)
+		}
+		return c.layout, nil
+	}
+	line, err := newLineReader(file).next()
+	switch {
+	case err == io.EOF:
+		return LayoutFull, nil
+	case err != nil:
+		return 0, fmt.Errorf("report: %s: %w", path, err)
+	}
+	if v, ok := jsonValue(line, `"source"`); ok && len(v) > 2 && v[0] == '"' {
+		return LayoutHandout, nil
+	}
+	return LayoutFull, nil
+}
+
 // lineReader reads a JSONL report one line at a time, counting lines and
 // bytes.
 type lineReader struct {
@@ -242,6 +279,9 @@ func rowFromFields(f []string, line int) (*Row, error) {
 	if len(f) > widthV1 {
 		r.Login, r.Email, r.FirstName, r.LastName = f[15], f[16], f[17], f[18]
 	}
+	if len(f) > numColumns {
+		r.Source, r.Note = f[19], f[20]
+	}
 	return r, nil
 }
 
@@ -283,6 +323,8 @@ type jsonRow struct {
 	Email         string `json:"email"`
 	FirstName     string `json:"first_name"`
 	LastName      string `json:"last_name"`
+	Source        string `json:"source"`
+	Note          string `json:"note"`
 }
 
 // ParseJSONLine parses one JSONL report line (without its line end) as
@@ -339,6 +381,8 @@ func parseJSONLine(line []byte) (*Row, string, string) {
 		Email:         jr.Email,
 		FirstName:     jr.FirstName,
 		LastName:      jr.LastName,
+		Source:        jr.Source,
+		Note:          jr.Note,
 	}
 	var err error
 	if r.Outcome, err = ParseOutcome(jr.Outcome); err != nil {

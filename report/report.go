@@ -100,6 +100,10 @@ type Row struct {
 	Email     string
 	FirstName string
 	LastName  string
+	// A hand-out list's (LayoutHandout) own fields: the report a row came
+	// from, and what a reader must know about its secret. Empty elsewhere.
+	Source string
+	Note   string
 }
 
 // Columns is the CSV header and the JSONL keys, in order.
@@ -119,6 +123,9 @@ const (
 	// read as rows whose four name fields are empty; Repair (a resume)
 	// brings such a CSV report to LayoutFull before rows are appended.
 	LayoutV1
+	// LayoutHandout is Columns, then source and note: the hand-out list
+	// that `credbatch report --latest` writes from a run and its reruns.
+	LayoutHandout
 )
 
 // Columns returns the layout's column names, in order.
@@ -128,16 +135,21 @@ func (l Layout) width() int {
 	switch l {
 	case LayoutV1:
 		return widthV1
+	case LayoutHandout:
+		return widthHandout
 	}
 	return numColumns
 }
 
+func (l Layout) valid() bool { return l == LayoutFull || l == LayoutV1 || l == LayoutHandout }
+
 // allColumns holds every column of every layout: each layout is a prefix.
-var allColumns = Columns
+var allColumns = append(Columns[:numColumns:numColumns], "source", "note")
 
 const (
-	numColumns = 19
-	widthV1    = 15
+	numColumns   = 19
+	widthV1      = 15
+	widthHandout = 21
 )
 
 // TimeLayout is the report's time format: RFC 3339, UTC, milliseconds.

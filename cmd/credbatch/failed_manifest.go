@@ -59,6 +59,8 @@ type reportLines struct {
 	// badLines counts rows whose line is impossible or repeated: such a
 	// report cannot drive a next step (the summary still counts them).
 	badLines int
+	// handout: the file is a hand-out list (its rows name their source)
+	handout bool
 }
 
 // readReportLines reads the report once (strictly) and classifies its rows.
@@ -74,6 +76,7 @@ func readReportLines(path string) (*reportLines, error) {
 	}
 	err := report.ReadFile(path, func(r *report.Row) error {
 		rl.sum.Add(r)
+		rl.handout = rl.handout || r.Source != ""
 		if r.Line < 1 || r.Line > checkpoint.MaxLine || rl.all.Has(r.Line) {
 			rl.badLines++
 			return nil
@@ -165,6 +168,24 @@ func locateManifest(reportPath string, hdr checkpoint.Header, override string) (
 		"cannot find the run's manifest %s: %w", candidates[0], firstErr)
 }
 
+// runManifest finds the manifest of the run whose checkpoint cp holds hdr
+// (locateManifest), and refuses it when it changed since the run.
+func runManifest(reportPath string, hdr checkpoint.Header, override, cp string) (*jobs.Manifest, error) {
+	m, err := locateManifest(reportPath, hdr, override)
+	if err != nil {
+		return nil, err
+	}
+	sha, _, err := m.Fingerprint()
+	if err != nil {
+		return nil, usagef("", "reading the manifest %s: %w", m.Path, err)
+	}
+	if sha != hdr.ManifestSHA256 {
+		return nil, usagef("the rows would no longer be the ones the report describes: restore the manifest the run used",
+			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
+	}
+	return m, nil
+}
+
 // manifestExt is the extension of the files written for m: its own.
 func manifestExt(m *jobs.Manifest) string {
 	ext := filepath.Ext(m.Path)
@@ -219,17 +240,9 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts,
 		return usagef("run the manifest with --dry-run first, then pass its .dryrun report",
 			"--clean-manifest takes a dry run's report, and %s is a real run's", reportPath)
 	}
-	m, err := locateManifest(reportPath, hdr, o.manifestPath)
+	m, err := runManifest(reportPath, hdr, o.manifestPath, cp)
 	if err != nil {
 		return err
-	}
-	sha, _, err := m.Fingerprint()
-	if err != nil {
-		return usagef("", "reading the manifest %s: %w", m.Path, err)
-	}
-	if sha != hdr.ManifestSHA256 {
-		return usagef("the rows would no longer be the ones the report describes: restore the manifest the run used",
-			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
 	}
 
 	// One pass over the manifest: how many of its rows the report holds.

@@ -16,8 +16,9 @@ func newReportCmd(e *env) *cobra.Command {
 	var asJSON bool
 	var identity, reveal string
 	next := &nextOpts{}
+	latest := &latestOpts{}
 	c := &cobra.Command{
-		Use:   "report REPORT",
+		Use:   "report REPORT | report R1 [R2 …] --latest OUT",
 		Short: "Summarise a report (never prints secrets); write the manifests of the next step",
 		Long: `Summarise a report written by run: counts by outcome, action, error code and
 user status, the first and last times, and the rows still pending (the run's
@@ -44,7 +45,28 @@ overwrite a file.
 temp_password and reset_url cells with the age identities in FILE (as
 age-keygen writes them) and write the whole report, in the clear, to OUT
 (.csv or .jsonl; created with mode 0600, never overwriting a file). Secrets
-are never printed.
+are never printed. A hand-out list (below) is revealed the same way.
+
+R1 [R2 …] --latest OUT: one hand-out list over a run (R1) and its reruns (the
+retryable, in-doubt, pending or any other reruns, oldest first): one row per
+(user, action), in R1's manifest order, with the report's columns, then
+source (the report its outcome came from) and note. Rows of a rerun match
+R1's by (user_id, action), else by (user, action) as written; a rerun's row
+that matches none follows R1's rows. The outcome is the newest attempt's (by
+finished_at). The secret is the one the newest success issued: a newer temp
+password or reset link makes the older ones stop working, so an older one is
+never handed out after a newer was issued (none when the newest was
+emailed). A later attempt that did not apply (4xx, 429, skipped) leaves that
+secret standing, and the note says so; a later attempt of a secret-issuing
+action that may have applied (in_doubt, no answer, 5xx) may have issued a
+newer secret nobody holds: the older one is given with a note that it may no
+longer work, to run the row again. R1's rows that finished in no report are
+named on stderr. Every report needs its checkpoint (REPORT.checkpoint: it
+names the org; reports of different orgs, and dry runs, are refused) and R1
+its manifest (unchanged; --manifest if it moved). OUT (.csv or .jsonl) is a
+new file, mode 0600; --encrypt-to RECIPIENT seals its secrets with age (cells
+a run already sealed are kept as they are). Exit 1 when a row's outcome is
+failed or in_doubt, or a row of R1 finished nowhere.
 
 Exit status: 0 every row succeeded, was skipped or would succeed, and none is
 pending; 1 some rows failed, are in doubt, would fail or are still pending
@@ -52,8 +74,24 @@ pending; 1 some rows failed, are in doubt, would fail or are still pending
 manifest cannot be used (a run still in progress when a manifest is asked
 for, a changed manifest, a file that exists); 4 a manifest file could not be
 written.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if latest.out != "" {
+				for _, f := range []string{"json", "failed-manifest", "clean-manifest", "identity", "reveal", "checkpoint"} {
+					if c.Flags().Changed(f) {
+						return usagef("write the hand-out list first, then run credbatch report on it", "--latest and --%s do not go together", f)
+					}
+				}
+				latest.manifest = next.manifestPath
+				return writeLatest(e, args, latest)
+			}
+			if len(args) > 1 {
+				return usagef("e.g. credbatch report run.report.csv rerun.report.csv --latest handout.csv",
+					"report takes one report, or several with --latest OUT")
+			}
+			if len(latest.encryptTo) > 0 {
+				return usagef("", "--encrypt-to goes with --latest (a run's report is sealed by run --encrypt-to)")
+			}
 			if (identity == "") != (reveal == "") {
 				return usagef("e.g. credbatch report out.report.csv --identity key.txt --reveal revealed.csv",
 					"--identity and --reveal go together")
@@ -73,7 +111,9 @@ written.`,
 	f.StringVar(&identity, "identity", "", "with --reveal: a file of age identities (as age-keygen writes)")
 	f.StringVar(&reveal, "reveal", "", "write the report with its --encrypt-to secrets decrypted to this new file (needs --identity)")
 	f.StringVar(&next.checkpointPath, "checkpoint", "", "the run's checkpoint (default REPORT.checkpoint)")
-	f.StringVar(&next.manifestPath, "manifest", "", "the run's manifest, if it moved (default: the path the checkpoint recorded; its SHA-256 must match)")
+	f.StringVar(&next.manifestPath, "manifest", "", "the run's manifest (with --latest: R1's), if it moved (default: the path the checkpoint recorded; its SHA-256 must match)")
+	f.StringVar(&latest.out, "latest", "", "merge R1 and its reruns into one hand-out list, this new file (.csv or .jsonl)")
+	f.StringSliceVar(&latest.encryptTo, "encrypt-to", nil, "with --latest: seal the list's temp passwords and reset links to this age recipient (age1…)")
 	return c
 }
 
@@ -85,8 +125,13 @@ func summariseReport(e *env, path string, asJSON bool, next *nextOpts) error {
 	if err != nil {
 		return usagef("", "%w", err)
 	}
-	run, err := openRunFor(e, path, next)
-	if err != nil {
+	run := &reportRun{}
+	if rl.handout {
+		// a hand-out list has no run: nothing is pending in it
+		if next.wanted() {
+			return usagef("give the report of the run (or rerun) whose rows you want", "%s is a hand-out list (report --latest), not a run's report", path)
+		}
+	} else if run, err = openRunFor(e, path, next); err != nil {
 		return err
 	}
 	if run.j != nil {
