@@ -157,7 +157,8 @@ func TestDryRunAgreesWithRealRun(t *testing.T) {
 // (SPEC.md "Report"), also when its lookup fails: Okta answers 404, answers
 // 200 without a user, or answers for an ID that differs from the manifest's
 // in case (IDs are case-sensitive); and a duplicate after resolution. A real
-// run writes failed for the same rows (it looks up only logins).
+// run writes failed for the same rows (it looks up logins, and IDs that the
+// manifest gives no login for).
 func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 	rows := []mrow{
 		0: {user: loginOf(1), action: string(jobs.ExpirePassword)},           // 200 without a user
@@ -187,7 +188,7 @@ func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 			{report.WouldSucceed, ""}, {report.WouldFail, report.CodeDuplicateUser},
 		}},
 		{false, []want{
-			{report.Failed, ""}, {report.Succeeded, ""}, {report.Failed, "E0000007"},
+			{report.Failed, ""}, {report.Failed, report.CodeLoginMismatch}, {report.Failed, "E0000007"},
 			{report.Succeeded, ""}, {report.Failed, report.CodeDuplicateUser},
 		}},
 	} {

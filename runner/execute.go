@@ -197,8 +197,23 @@ func (r *Runner) failure() report.Outcome {
 // baseRow is the task's row before its outcome: its line, user, action, and
 // the attempts and start of earlier runs.
 func (r *Runner) baseRow(t *task) *report.Row {
-	return &report.Row{
+	row := &report.Row{
 		Line: t.job.Line, User: t.job.User, UserID: t.userID, Action: string(t.job.Action),
 		Attempts: t.attempts, StartedAt: t.started,
+		Login: t.job.Login, Email: t.job.Email, FirstName: t.job.FirstName, LastName: t.job.LastName,
 	}
+	// Who the user is, for the people who hand out the secrets: the
+	// manifest's columns when given, else what Okta answered.
+	if u := t.user; u != nil {
+		if row.Login == "" {
+			row.Login = u.Login
+		}
+		if row.Email == "" {
+			row.Email = u.Email
+		}
+		if row.FirstName == "" && row.LastName == "" {
+			row.FirstName, row.LastName = u.FirstName, u.LastName
+		}
+	}
+	return row
 }

@@ -121,8 +121,9 @@ func (r *Runner) resolveRows(feed, hard, pipe context.Context, in <-chan *task, 
 	return nil
 }
 
-// resolve turns the row's user into an Okta ID (GET for logins; GET for
-// every row in a dry run).
+// resolve turns the row's user into an Okta ID and learns who it is (GET
+// for logins, for IDs without a login column, and for every row in a dry
+// run).
 func (r *Runner) resolve(feed, hard context.Context, t *task) {
 	if r.resolveLocally(feed, t) {
 		return
@@ -203,7 +204,10 @@ func (r *Runner) resolveLocally(feed context.Context, t *task) bool {
 		r.decide(t, report.Skipped, "", excludedWhy)
 		return true
 	}
-	if j.UserIsID && !r.opt.DryRun {
+	if j.UserIsID && !r.opt.DryRun && j.Login != "" {
+		// Named by ID, and the manifest says who it is: no lookup. (A row
+		// named by ID alone is looked up in the user-GET bucket, which does
+		// not slow the credential bucket, so its report row names the user.)
 		t.userID = j.User
 		return true
 	}
