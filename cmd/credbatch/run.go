@@ -463,7 +463,7 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		if resuming {
 			infof(w, "already finished: %d rows; the rest as confirmed when the run started", state.Done.Count())
 		} else {
-			printPlan(w, sum)
+			printPlan(w, "credbatch: ", sum)
 		}
 		infof(w, "report:   %s", reportPath)
 	}
