@@ -209,3 +209,27 @@ func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// A real run's failed row carries what the dry run would have said: the
+// user's status, and Okta's refusal explained in an administrator's words.
+func TestRealRunFailureCarriesTheReason(t *testing.T) {
+	users := activeUsers(2)
+	users[1].Status = emulator.StatusStaged
+	e := newEnv(t, emulator.Config{UserList: users})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)}, // by login: looked up
+		{user: uid(2), action: string(jobs.ExpirePassword)},     // active: succeeds
+	}
+	r := e.run(rows, baseOptions())
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	row := r.row(t, 0)
+	if row.Outcome != report.Failed || row.UserStatus != emulator.StatusStaged ||
+		!strings.HasPrefix(row.ErrorSummary, "user is STAGED: activate the user instead (Okta: ") {
+		t.Errorf("row 0: %s user_status %q; want failed, STAGED, the dry run's reason first", describe(row), row.UserStatus)
+	}
+	if row := r.row(t, 1); row.Outcome != report.Succeeded {
+		t.Errorf("row 1: %s", describe(row))
+	}
+}

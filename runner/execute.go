@@ -171,8 +171,31 @@ func (r *Runner) answered(t *task, res *sendResult) *report.Row {
 	default:
 		row.Outcome = report.Failed
 		fillError(row, res.err, false)
+		adviseFailure(row, t, res.err)
 	}
 	return row
+}
+
+// adviseFailure gives a failed row what the dry run would have said: the
+// user's status, and when Okta refused the action for the user's state (a
+// 4xx), the reason in an administrator's words ("user is STAGED: activate
+// the user instead") after Okta's own summary. It needs the user's lookup
+// (rows named by login, or by ID without a login column).
+func adviseFailure(row *report.Row, t *task, err error) {
+	u := t.user
+	if u == nil {
+		return
+	}
+	if row.UserStatus == "" {
+		row.UserStatus = u.Status
+	}
+	ae := asError[*okta.APIError](err)
+	if ae == nil || ae.HTTPStatus < 400 || ae.HTTPStatus > 499 || ae.HTTPStatus == 401 || ae.HTTPStatus == 429 {
+		return
+	}
+	if ok, why := dryRunVerdict(t.job.Action, u); !ok {
+		row.ErrorSummary = why + " (Okta: " + row.ErrorSummary + ")"
+	}
 }
 
 // decide gives the task its row, with an outcome known without sending its

@@ -104,8 +104,11 @@ type Input struct {
 
 // Result counts what this invocation did.
 type Result struct {
-	Counts      map[report.Outcome]int
-	ByCode      map[string]int
+	Counts map[report.Outcome]int
+	ByCode map[string]int
+	// ByReason counts a dry run's would_fail rows by their reason (the
+	// row's error_summary: "user is STAGED: activate the user instead").
+	ByReason    map[string]int
 	Requests    int64
 	RateLimited int64
 	Pending     int            // rows neither finished before nor in this invocation
@@ -153,6 +156,7 @@ type Runner struct {
 	// What was recorded (record.go's recorder; statusCount: execute.go).
 	counts      map[report.Outcome]int
 	byCode      map[string]int
+	byReason    map[string]int
 	statusCount map[string]int
 	// --halt-on (record.go's trips).
 	ended   int  // rows handed to the recorder failed or in_doubt
@@ -198,6 +202,7 @@ func New(opt Options, in Input) *Runner {
 		}),
 		counts:      map[report.Outcome]int{},
 		byCode:      map[string]int{},
+		byReason:    map[string]int{},
 		statusCount: map[string]int{},
 		claims:      map[uint64]int{},
 		chains:      map[string]chan struct{}{},
@@ -398,7 +403,7 @@ func (r *Runner) result(start time.Time) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := &Result{
-		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{},
+		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{}, ByReason: map[string]int{},
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
 		Elapsed: r.now().Sub(start),
 	}
@@ -409,6 +414,9 @@ func (r *Runner) result(start time.Time) *Result {
 	}
 	for k, v := range r.byCode {
 		res.ByCode[k] = v
+	}
+	for k, v := range r.byReason {
+		res.ByReason[k] = v
 	}
 	for k, v := range r.statusCount {
 		res.StatusCount[k] = v
