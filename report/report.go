@@ -194,9 +194,15 @@ func FormatOf(path string) (Format, error) {
 	return 0, fmt.Errorf("report: %s: %w", path, ErrFormat)
 }
 
-// ErrExists is returned (wrapped) by Create when the path already exists. It
-// wraps fs.ErrExist, so errors.Is(err, fs.ErrExist) holds too.
-var ErrExists = fmt.Errorf("report already exists: %w", fs.ErrExist)
+// ErrExists is returned (wrapped) by Create when the path already exists.
+// errors.Is(err, fs.ErrExist) holds too. Its text is only "already exists",
+// so a message reads "report: PATH already exists", saying it once.
+var ErrExists error = existsError{}
+
+type existsError struct{}
+
+func (existsError) Error() string        { return "already exists" }
+func (existsError) Is(target error) bool { return target == fs.ErrExist }
 
 // Create creates a new report file at path for appending, with mode 0600
 // whatever the umask, and fsyncs the parent directory so the file's name is
@@ -207,7 +213,7 @@ func Create(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("report: create %s: %w", path, ErrExists)
+			return nil, fmt.Errorf("report: %s %w", path, ErrExists)
 		}
 		return nil, fmt.Errorf("report: create: %w", err)
 	}
