@@ -424,19 +424,26 @@ func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool
 // writeHandout creates path (O_EXCL, mode 0600) and writes rows in the
 // hand-out layout; on any error the file is removed.
 func writeHandout(path string, f report.Format, rows []*report.Row) error {
+	return writeRowsFile("--latest", path, f, report.LayoutHandout, rows)
+}
+
+// writeRowsFile creates path (O_EXCL, mode 0600) and writes rows in the
+// layout, durably; on any error the file is removed. flag names the option
+// the file is for, in errors.
+func writeRowsFile(flag, path string, f report.Format, layout report.Layout, rows []*report.Row) error {
 	file, err := report.Create(path)
 	if err != nil {
 		if errors.Is(err, report.ErrExists) {
-			return usagef("choose another name, or move the old file away", "--latest: %w", err)
+			return usagef("choose another name, or move the old file away", "%s: %w", flag, err)
 		}
-		return fmt.Errorf("%w: --latest: %w", runner.ErrLocal, err)
+		return fmt.Errorf("%w: %s: %w", runner.ErrLocal, flag, err)
 	}
 	fail := func(err error) error {
 		_ = file.Close()
 		_ = os.Remove(path)
-		return fmt.Errorf("%w: --latest: writing %s: %w", runner.ErrLocal, path, err)
+		return fmt.Errorf("%w: %s: writing %s: %w", runner.ErrLocal, flag, path, err)
 	}
-	w := report.NewLayoutWriter(file, f, report.LayoutHandout)
+	w := report.NewLayoutWriter(file, f, layout)
 	if err := w.WriteHeader(); err != nil {
 		return fail(err)
 	}
@@ -453,7 +460,7 @@ func writeHandout(path string, f report.Format, rows []*report.Row) error {
 	}
 	if err := file.Close(); err != nil {
 		_ = os.Remove(path)
-		return fmt.Errorf("%w: --latest: writing %s: %w", runner.ErrLocal, path, err)
+		return fmt.Errorf("%w: %s: writing %s: %w", runner.ErrLocal, flag, path, err)
 	}
 	return nil
 }
