@@ -185,7 +185,7 @@ func TestListLogEvents(t *testing.T) {
 			e.Targets[0].Type != "User" || e.UUID == "" {
 			t.Errorf("event %d: %+v", i, e)
 		}
-		if !e.Published.Equal(start.Add(time.Duration(10*(i+1)) * time.Millisecond)) && i < 2 {
+		if !e.Published.Equal(start.Add(time.Duration(10*(i+1))*time.Millisecond)) && i < 2 {
 			t.Errorf("event %d published %v", i, e.Published)
 		}
 	}
