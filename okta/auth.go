@@ -72,6 +72,7 @@ type oauthSource struct {
 	// DPoP state, learned from the token endpoint's answers. nmu guards it
 	// (API calls read it while a renewal may run).
 	nmu        sync.Mutex
+	granted    []string    // the scope of the last token answer
 	dpop       *dpopProver // non-nil once the app is known to require DPoP
 	tokenNonce string      // the authorization server's DPoP nonce
 	apiNonce   string      // the resource server's DPoP nonce
@@ -249,6 +250,7 @@ type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   *int64 `json:"expires_in"`
+	Scope       string `json:"scope"`
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
 }
@@ -323,6 +325,9 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 			if strings.EqualFold(typ, "DPoP") && prover == nil {
 				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: a DPoP token was issued for a request without a proof", ErrBadResponse)}
 			}
+			s.nmu.Lock()
+			s.granted = strings.Fields(ans.Scope)
+			s.nmu.Unlock()
 			return secret.New(ans.AccessToken), strings.EqualFold(typ, "DPoP"), tokenLife(ans.ExpiresIn), nil
 		case resp.StatusCode == http.StatusBadRequest && ans.Error == "invalid_dpop_proof" && prover == nil:
 			p, err := newDPoPProver()
@@ -387,4 +392,27 @@ func (s *oauthSource) authorize(req *http.Request, cr credential, rawURL string)
 	req.Header.Set("Authorization", "DPoP "+cr.token.Reveal())
 	req.Header.Set("DPoP", p)
 	return nil
+}
+
+// GrantedScopes returns the scopes the last access token was granted (the
+// token answer's scope), or nil before the first token request and for the
+// SSWS and Bearer modes, whose token is given.
+func (c *Client) GrantedScopes() []string {
+	if c.oauth == nil {
+		return nil
+	}
+	c.oauth.nmu.Lock()
+	defer c.oauth.nmu.Unlock()
+	return append([]string(nil), c.oauth.granted...)
+}
+
+// UsesDPoP reports whether the org's app was found to require DPoP-bound
+// tokens (learned from the first token request).
+func (c *Client) UsesDPoP() bool {
+	if c.oauth == nil {
+		return false
+	}
+	c.oauth.nmu.Lock()
+	defer c.oauth.nmu.Unlock()
+	return c.oauth.dpop != nil
 }

@@ -304,24 +304,6 @@ func verifySummary(e *env, o *verifyOpts, m *jobs.Manifest, hdr checkpoint.Heade
 	return errRowsFailed
 }
 
-// runManifest finds the run's manifest as report --failed-manifest does,
-// and refuses one whose SHA-256 is not the run's.
-func runManifest(reportPath string, hdr checkpoint.Header, override, cp string) (*jobs.Manifest, error) {
-	m, err := locateManifest(reportPath, hdr, override)
-	if err != nil {
-		return nil, err
-	}
-	sha, _, err := m.Fingerprint()
-	if err != nil {
-		return nil, usagef("", "reading the manifest %s: %w", m.Path, err)
-	}
-	if sha != hdr.ManifestSHA256 {
-		return nil, usagef("restore the manifest the run used, or pass it with --manifest",
-			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
-	}
-	return m, nil
-}
-
 // readTargetRows reads the targets' manifest rows, with the run's row
 // defaults: send_email, and change_recovery_question's new question.
 func readTargetRows(m *jobs.Manifest, hdr checkpoint.Header, plan *verify.Plan) error {
