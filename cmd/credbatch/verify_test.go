@@ -103,8 +103,11 @@ func newVFFixture(t *testing.T, n int, actions []string, cfg emulator.Config, sk
 // env is a command environment with the token and verify's clock shifted
 // as the org's is.
 func (f *vfFixture) env() (*env, *bytes.Buffer, *bytes.Buffer) {
-	return rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": vfToken, "HOME": f.dir,
-		verifyClockEnv: time.Duration(f.shift.Load()).String()})
+	vars := map[string]string{"OKTA_CLIENT_TOKEN": vfToken, "HOME": f.dir}
+	if d := time.Duration(f.shift.Load()); d != 0 {
+		vars[verifyClockEnv] = d.String()
+	}
+	return rcEnv(vars)
 }
 
 // allSecrets adds what the org issued to the manifest's secrets.
