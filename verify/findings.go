@@ -36,10 +36,6 @@ func eventType(a jobs.Action) string {
 	return ""
 }
 
-// EventType is the System Log event type an action's request publishes
-// ("" when Okta logs none for it).
-func EventType(a jobs.Action) string { return eventType(a) }
-
 // actionPath is the path an action's request is sent to, after
 // /api/v1/users/{id} ("" for an unknown action).
 func actionPath(a jobs.Action) string {
