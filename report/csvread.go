@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 )
@@ -39,10 +38,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // csvReader reads a CSV report one record at a time with encoding/csv,
-// adding what a report needs beyond it: the report line each record starts
-// on (FieldPos), the byte offset where the last whole record ends
-// (InputOffset: Repair cuts there), a blank line as an error (encoding/csv
-// skips them), and a torn last record told apart from a damaged one.
+// for Read, adding what a report needs beyond it: the report line each
+// record starts on (FieldPos), a blank line as an error (encoding/csv skips
+// them: found by line accounting and by InputOffset at the end), and a torn
+// last record told apart from a damaged one. Repair splits records itself
+// (records.go).
 type csvReader struct {
 	in  *countingReader
 	cr  *csv.Reader
@@ -50,35 +50,15 @@ type csvReader struct {
 	// the layout the header names, and its width
 	layout Layout
 	width  int
-	size   int64 // the input's size when known (a file), else -1: see quotes
 	line   int   // the report line the record last read starts on
 	next   int   // the report line the next record must start on
-	end    int64 // the byte offset just after the last record read whole
+	end    int64 // the byte offset just after the last record read whole (InputOffset)
 }
 
 // newCSVReader reads a CSV report from r.
 func newCSVReader(r io.Reader) *csvReader {
 	in := &countingReader{r: r}
-	return &csvReader{in: in, cr: newCSV(in), size: -1, next: 1}
-}
-
-// newCSVFileReader reads the CSV report in file, whose size and last byte
-// it learns first: nothing is counted on the way.
-func newCSVFileReader(file *os.File) (*csvReader, error) {
-	st, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
-	in := &countingReader{eof: true, n: size}
-	if size > 0 {
-		b := []byte{0}
-		if _, err := file.ReadAt(b, size-1); err != nil {
-			return nil, err
-		}
-		in.last = b[0]
-	}
-	return &csvReader{in: in, cr: newCSV(io.NewSectionReader(file, 0, size)), size: size, next: 1}, nil
+	return &csvReader{in: in, cr: newCSV(in), next: 1}
 }
 
 func newCSV(r io.Reader) *csv.Reader {
@@ -120,12 +100,10 @@ func (c *csvReader) read() error {
 			return fmt.Errorf("report: read: %w", err)
 		}
 		c.line = pe.StartLine
-		if c.atEnd() && (c.in.last != '\n' || errors.Is(pe.Err, csv.ErrQuote) && c.size < 0 && c.in.quotes%2 == 1) {
+		if c.atEnd() && (c.in.last != '\n' || errors.Is(pe.Err, csv.ErrQuote) && c.in.quotes%2 == 1) {
 			// Every record before this one parsed, so it holds an even
 			// number of quotes: an odd count in the whole input is a quoted
-			// cell of this record that the input ends inside. (A file's
-			// quotes are not counted: Repair cuts a bad last record,
-			// torn or not.)
+			// cell of this record that the input ends inside.
 			return &LineError{Line: pe.StartLine, Msg: "the record has no line end", Err: ErrTorn}
 		}
 		msg := "a quote inside an unquoted cell"
@@ -167,22 +145,6 @@ func (c *csvReader) header() error {
 
 func (c *csvReader) malformed(col, msg string) *LineError {
 	return &LineError{Line: c.line, Column: col, Msg: msg, Err: ErrMalformed}
-}
-
-// quick checks what is cheap to check in the record last read: its cell
-// count, a whole line number and a known outcome. Repair checks every
-// record so; row decodes in full.
-func (c *csvReader) quick() error {
-	if len(c.rec) != c.width {
-		return c.malformed("", fmt.Sprintf("%d cells, want %d", len(c.rec), c.width))
-	}
-	if _, err := atoiLine(c.rec[0]); err != nil {
-		return c.malformed("line", "not a line number")
-	}
-	if _, err := ParseOutcome(c.rec[4]); err != nil {
-		return c.malformed("outcome", "unknown outcome")
-	}
-	return nil
 }
 
 // row decodes the record last read.

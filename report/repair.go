@@ -98,37 +98,62 @@ func scanCSV(file *os.File) (rows int, keep int64, layout Layout, writeHeader bo
 	if n < len(csvHeader) && strings.HasPrefix(csvHeader, string(head[:n])) {
 		return 0, 0, LayoutFull, true, nil
 	}
-	c, err := newCSVFileReader(file)
+	s := newRecords(file)
+	if err := s.next(); err != nil {
+		return 0, 0, 0, false, err
+	}
+	layout, err = s.header()
 	if err != nil {
 		return 0, 0, 0, false, err
 	}
-	if err := c.header(); err != nil {
-		if errors.Is(err, ErrTorn) {
-			err = c.malformed("", "the header is not the report's columns")
-		}
-		return 0, 0, 0, false, err
-	}
-	keep, layout = c.end, c.layout
+	width := layout.width()
+	keep = s.off
+	blankAt := 0 // the first of the blank lines read since the last record
 	for {
-		err := c.read()
-		if err == nil {
-			err = c.quick()
-		}
-		if err == nil && c.atEnd() {
-			_, err = c.row()
-		}
+		err := s.next()
 		if err == io.EOF {
 			return rows, keep, layout, false, nil // blank lines after the rows are cut
 		}
 		if err != nil {
-			if errors.Is(err, ErrTorn) || c.atEnd() && !isBlankLine(err) {
-				return rows, keep, layout, false, nil // the torn tail: cut from keep
+			return 0, 0, 0, false, err
+		}
+		if s.blank() && !s.torn {
+			if blankAt == 0 {
+				blankAt = s.line
 			}
+			continue
+		}
+		if blankAt != 0 {
+			return 0, 0, 0, false, &LineError{Line: blankAt, Msg: "a blank line", Err: ErrMalformed}
+		}
+		if s.torn {
+			return rows, keep, layout, false, nil // the torn tail: cut from keep
+		}
+		if s.atEOF() {
+			// the one record a crash can leave torn: decoded in full
+			if _, err := s.row(width); err != nil {
+				return rows, keep, layout, false, nil
+			}
+		} else if err := s.quick(width); err != nil {
 			return 0, 0, 0, false, err
 		}
 		rows++
-		keep = c.end
+		keep = s.off
 	}
+}
+
+// header reads the layout from the header record last read.
+func (s *records) header() (Layout, error) {
+	if !s.torn {
+		if f, err := s.fields(); err == nil {
+			for _, l := range []Layout{LayoutFull, LayoutV1} {
+				if slices.Equal(f, l.Columns()) {
+					return l, nil
+				}
+			}
+		}
+	}
+	return 0, s.malformed("", "the header is not the report's columns")
 }
 
 // upgradeV1 replaces the LayoutV1 report at path (file) by the same rows
@@ -156,24 +181,14 @@ func upgradeV1(file *os.File, path string, keep int64) (err error) {
 		return err
 	}
 	w := bufio.NewWriterSize(out, 64<<10)
-	c := newCSV(io.NewSectionReader(file, 0, keep))
-	var raw []byte
-	for start, first := int64(0), true; ; first = false {
-		if _, err := c.Read(); err == io.EOF {
+	s := newRecords(io.NewSectionReader(file, 0, keep))
+	for first := true; ; first = false {
+		if err := s.next(); err == io.EOF {
 			break
 		} else if err != nil {
-			return err // it read whole a moment ago
-		}
-		end := c.InputOffset()
-		raw = slices.Grow(raw[:0], int(end-start))[:end-start]
-		if _, err := file.ReadAt(raw, start); err != nil {
 			return err
 		}
-		start = end
-		body, lineEnd := bytes.TrimSuffix(raw, []byte("\n")), "\n"
-		if b, ok := bytes.CutSuffix(body, []byte("\r")); ok {
-			body, lineEnd = b, "\r\n"
-		}
+		body, lineEnd := s.body()
 		if first {
 			body = []byte(strings.TrimSuffix(csvHeader, "\n"))
 		} else {
@@ -197,13 +212,6 @@ func upgradeV1(file *os.File, path string, keep int64) (err error) {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
-}
-
-// isBlankLine: a blank line before a record is damage in the middle of the
-// file, even when the record after it is the last.
-func isBlankLine(err error) bool {
-	var le *LineError
-	return errors.As(err, &le) && le.Msg == "a blank line"
 }
 
 // scanJSONL finds the whole rows of a JSONL report: how many, and the byte

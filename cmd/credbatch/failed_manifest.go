@@ -367,8 +367,8 @@ type pendingLines struct {
 	sent     []int              // an attempt on record that may have applied
 }
 
-// lineList names up to ten manifest lines: "line 4", "lines 4, 9 and 12",
-// "lines 4, 9, … and 37 more".
+// lineList names manifest lines, in order, ten at most: "line 4", "lines
+// 4, 9 and 12", "lines 2, 3, 5, 7, 11, 13, 17, 19, 23, 29 and 37 more".
 func lineList(lines []int) string {
 	lines = slices.Sorted(slices.Values(lines))
 	const most = 10

@@ -104,14 +104,14 @@ func writeLatest(e *env, paths []string, o *latestOpts) error {
 			never = append(never, en.line)
 			continue
 		}
-		r, dead := settle(en, inputs)
+		r, src, dead := settle(en, inputs)
 		if dead {
 			mayBeDead++
 		}
 		if r.Outcome == report.Failed || r.Outcome == report.InDoubt {
 			failed++
 		}
-		bySource[en.events[len(en.events)-1].src]++
+		bySource[src]++
 		rows = append(rows, r)
 	}
 	sealed := 0
@@ -334,9 +334,9 @@ func headerDefaults(h checkpoint.Header) (jobs.Defaults, error) {
 }
 
 // settle makes the hand-out row of one (user, action) from its attempts,
-// by the rule of this file's comment. dead says its secret may no longer
-// work.
-func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool) {
+// by the rule of this file's comment. src is the input its outcome came
+// from; dead says its secret may no longer work.
+func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, src int, dead bool) {
 	ev := slices.Clone(en.events)
 	slices.SortStableFunc(ev, func(a, b handoutEvent) int {
 		if c := a.row.FinishedAt.Compare(b.row.FinishedAt); c != 0 {
@@ -345,6 +345,7 @@ func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool
 		return a.src - b.src
 	})
 	final := ev[len(ev)-1]
+	src = final.src
 	r := *final.row
 	out = &r
 	out.Line, out.Source, out.Note = en.line, inputs[final.src].name, ""
@@ -384,7 +385,7 @@ func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool
 		if issued >= 0 && ev[issued] != final {
 			out.Note = fmt.Sprintf("succeeded earlier (%s, finished %s)", at(ev[issued]), ev[issued].row.FinishedAt.UTC().Format(report.TimeLayout))
 		}
-		return out, false
+		return out, src, false
 	}
 	out.TempPassword, out.ResetURL = secret.String{}, secret.String{}
 	if issued < 0 {
@@ -394,17 +395,17 @@ func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool
 				break
 			}
 		}
-		return out, false
+		return out, src, false
 	}
-	src := ev[issued]
-	out.TempPassword, out.ResetURL = src.row.TempPassword, src.row.ResetURL
+	from := ev[issued]
+	out.TempPassword, out.ResetURL = from.row.TempPassword, from.row.ResetURL
 	var notes []string
 	if out.TempPassword.IsZero() && out.ResetURL.IsZero() {
-		notes = append(notes, fmt.Sprintf("the newest link was emailed to the user (%s)", at(src)))
-	} else if src != final {
-		notes = append(notes, fmt.Sprintf("the secret is from %s, finished %s", at(src), src.row.FinishedAt.UTC().Format(report.TimeLayout)))
+		notes = append(notes, fmt.Sprintf("the newest link was emailed to the user (%s)", at(from)))
+	} else if from != final {
+		notes = append(notes, fmt.Sprintf("the secret is from %s, finished %s", at(from), from.row.FinishedAt.UTC().Format(report.TimeLayout)))
 	}
-	if src != final {
+	if from != final {
 		later := final
 		for _, e := range ev[issued+1:] {
 			if report.MayHaveApplied(e.row) {
@@ -418,7 +419,7 @@ func settle(en *handoutEntry, inputs []*latestInput) (out *report.Row, dead bool
 		}
 	}
 	out.Note = strings.Join(notes, "; ")
-	return out, dead && !(out.TempPassword.IsZero() && out.ResetURL.IsZero())
+	return out, src, dead && !(out.TempPassword.IsZero() && out.ResetURL.IsZero())
 }
 
 // writeHandout creates path (O_EXCL, mode 0600) and writes rows in the

@@ -149,6 +149,9 @@ func TestLatestRule(t *testing.T) {
 		withSecret(ltRow(2, "ana.lopez@example.com", ana, "expire_password_with_temp_password", report.Succeeded, 200, "", 10), "TEMP-ANA-3", ""),
 		// hana again, by another spelling: the same extra row
 		ltRow(3, "Hana.Ito@example.com", "00uhana000000000000h", "expire_password", report.Failed, 403, "E0000006", 20),
+		// fay's sessions in a report given last, but finished before r2's
+		// attempt: r2's stays the newest
+		ltRow(4, "fay.ng@example.com", fay, "clear_sessions", report.Succeeded, 204, "", 5),
 	}, ltOrg, false)
 
 	rows, out, code := ltLatest(t, dir, r1, r2, r3)
@@ -184,7 +187,7 @@ func TestLatestRule(t *testing.T) {
 	check("4", report.InDoubt, "TEMP-CHEN-1", "", "r2.report.csv", "a later attempt ("+r2+" line 3: in_doubt CB_NETWORK) may have issued a newer one, so this one may no longer work: run it again to issue a new one")
 	check("5", report.Succeeded, "", "", "r2.report.csv", "the newest link was emailed to the user ("+r2+" line 5)")
 	check("6", report.Failed, "", "", "r2.report.csv", report.ReasonSecretLost)
-	check("7", report.Failed, "", "", "r2.report.csv", "succeeded earlier ("+r1+" line 7, finished 2026-05-01T03:00:01.000Z)")
+	check("7", report.Failed, "", "", "r2.report.csv", "succeeded earlier ("+r3+" line 4, finished 2026-05-01T03:05:01.000Z)")
 	check("Hana.Ito@example.com", report.Failed, "", "", "r3.report.csv", "not in "+r1+": first in "+r2+" line 8; succeeded earlier ("+r2+" line 8")
 	if rows["8"] != nil || len(rows) != 7 {
 		t.Errorf("%d rows (gus's, pending everywhere, must be in none)", len(rows))

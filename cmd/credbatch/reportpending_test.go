@@ -258,3 +258,22 @@ func TestReportPendingUnknown(t *testing.T) {
 		t.Errorf("a smaller run's checkpoint: %v", err)
 	}
 }
+
+func TestLineList(t *testing.T) {
+	many := []int{29, 2, 3, 5, 7, 11, 13, 17, 19, 23}
+	for i := 0; i < 37; i++ {
+		many = append(many, 100+i)
+	}
+	for _, tc := range []struct {
+		in   []int
+		want string
+	}{
+		{[]int{4}, "line 4"},
+		{[]int{12, 4, 9}, "lines 4, 9 and 12"},
+		{many, "lines 2, 3, 5, 7, 11, 13, 17, 19, 23, 29 and 37 more"},
+	} {
+		if got := lineList(tc.in); got != tc.want {
+			t.Errorf("lineList(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
