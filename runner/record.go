@@ -199,6 +199,9 @@ func (r *Runner) recorder(q recQueue) error {
 				if b.row.ErrorCode != "" {
 					r.byCode[b.row.ErrorCode]++
 				}
+				if b.row.Outcome == report.WouldFail && b.row.ErrorSummary != "" {
+					r.byReason[b.row.ErrorSummary]++
+				}
 				r.mu.Unlock()
 			}
 			r.finish(b.t, q.slots)

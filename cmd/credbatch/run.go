@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -135,13 +134,14 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 type runSetup struct {
 	e           *env
 	o           *runOpts
-	manifestArg string          // as given: a path, or "-" for standard input
-	defaults    jobs.Defaults   // the row-default flags
-	haltN       int             // --halt-on N
-	haltPct     float64         // --halt-on P%
-	recips      []age.Recipient // --encrypt-to
-	encryptTo   string          // --encrypt-to as the checkpoint records it
-	exclude     []string        // --exclude's IDs and logins
+	manifestArg string            // as given: a path, or "-" for standard input
+	defaults    jobs.Defaults     // the row-default flags
+	haltN       int               // --halt-on N
+	haltPct     float64           // --halt-on P%
+	recips      []age.Recipient   // --encrypt-to
+	encryptTo   string            // --encrypt-to as the checkpoint records it
+	exclude     []string          // --exclude's IDs and logins
+	excludeAt   map[string]string // where each stands in the --exclude file (exclude.go)
 	cfg         okta.Config
 	client      *okta.Client
 }
@@ -194,32 +194,13 @@ func (o *runOpts) check(e *env, manifestArg string) (*runSetup, error) {
 	if !o.yes && !e.isTerminal() && !o.dryRun {
 		return nil, usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
 	}
-	if s.exclude, err = readExclude(o.exclude); err != nil {
+	if s.exclude, s.excludeAt, err = readExclude(o.exclude); err != nil {
 		return nil, err
 	}
 	if manifestArg == "-" && (o.reportPath == "" || !o.yes) {
 		return nil, usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
 	}
 	return s, nil
-}
-
-// readExclude reads --exclude: one user ID or login a line; blank lines
-// and # comments are passed over.
-func readExclude(path string) ([]string, error) {
-	if path == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usagef("", "--exclude: %w", err)
-	}
-	var exclude []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-			exclude = append(exclude, l)
-		}
-	}
-	return exclude, nil
 }
 
 // clientConfig builds the Okta client's configuration the Okta way

@@ -34,7 +34,7 @@ func (s *runSetup) confirm(f *runFiles, org *orgCheck) error {
 		if f.resuming {
 			infof(w, "already finished: %d rows; the rest as confirmed when the run started", f.state.Done.Count())
 		} else {
-			printPlan(w, f.sum)
+			printPlan(w, "credbatch: ", f.sum)
 		}
 		infof(w, "report:   %s", f.reportPath)
 	}

@@ -101,7 +101,7 @@ func (s *runSetup) newRunner(f *runFiles, org *orgCheck, rw *report.Writer, logg
 		Seal:    seal,
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: s.haltN, HaltOnPct: s.haltPct,
-		DryRun: o.dryRun, Exclude: s.exclude, Logger: logger, BackoffMin: o.backoffMin,
+		DryRun: o.dryRun, Exclude: s.exclude, ExcludeAt: s.excludeAt, Logger: logger, BackoffMin: o.backoffMin,
 		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
 		// An API token (SSWS) always belongs to a user; an access token
 		// from client credentials (PrivateKey, or Bearer) may not.

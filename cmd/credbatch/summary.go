@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -132,6 +133,19 @@ func printSummary(e *env, reportPath string, total map[string]int, res *runner.R
 			codes = append(codes, fmt.Sprintf("%s %d", k, res.ByCode[k]))
 		}
 		infof(w, "errors this run: %s", strings.Join(codes, ", "))
+	}
+	if dry && len(res.ByReason) > 0 {
+		// The reasons, most frequent first: what to fix before the real run.
+		reasons := sortedKeys(res.ByReason)
+		sort.SliceStable(reasons, func(i, j int) bool { return res.ByReason[reasons[i]] > res.ByReason[reasons[j]] })
+		infof(w, "would fail, by reason:")
+		for i, k := range reasons {
+			if i == 10 {
+				infof(w, "  … and %d more reasons (credbatch report %s)", len(reasons)-10, reportPath)
+				break
+			}
+			infof(w, "  %d × %s", res.ByReason[k], k)
+		}
 	}
 	if dry && len(res.StatusCount) > 0 {
 		var st []string

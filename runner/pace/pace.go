@@ -38,16 +38,20 @@ const (
 	Post Bucket = iota
 	// Get is GET /api/v1/users/{id}.
 	Get
+	// Logs is the System Log, GET /api/v1/logs (20-120 a minute).
+	Logs
 	numBuckets
 )
 
-// String returns "credential" or "user-read".
+// String returns "credential", "user-read" or "system-log".
 func (b Bucket) String() string {
 	switch b {
 	case Post:
 		return "credential"
 	case Get:
 		return "user-read"
+	case Logs:
+		return "system-log"
 	}
 	return "unknown"
 }
