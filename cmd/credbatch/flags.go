@@ -72,6 +72,15 @@ func (d *rowDefaults) jobs() (jobs.Defaults, error) {
 	return out, nil
 }
 
+// boolSetting is a row-default flag as the checkpoint header records it:
+// "" when unset.
+func boolSetting(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
+}
+
 // actionList is every action's name, comma-separated, for hints.
 func actionList() string {
 	var s []string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/credbatch/credbatch/jobs"
@@ -261,13 +260,4 @@ func absPath(p string) string {
 		return a
 	}
 	return p
-}
-
-// boolSetting is a row-default flag as the checkpoint header records it:
-// "" when unset.
-func boolSetting(b *bool) string {
-	if b == nil {
-		return ""
-	}
-	return strconv.FormatBool(*b)
 }
