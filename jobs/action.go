@@ -1,13 +1,15 @@
-// Package jobs owns the manifest: it reads a CSV or JSONL file (or a copy of
+// Package jobs owns the manifest: it reads a CSV (separated by commas,
+// semicolons or tabs) or JSONL file, in UTF-8 or UTF-16 (or a copy of
 // standard input), validates it whole against SPEC.md's per-action column
 // table, and streams it back as Jobs in file order.
 //
-// The package never holds a manifest's rows in memory: Validate and Each
-// stream the file, and duplicate detection keeps one 64-bit hash per
-// (user, action) pair, confirming a hash hit by rereading both rows. Every
+// The package never holds a manifest's rows in memory, nor a line longer
+// than MaxLine: Validate and Each stream the file, and duplicate detection
+// keeps one 64-bit hash per (user, action) pair, confirming a hash hit by
+// rereading both rows. It changes no process-wide setting. Every
 // password and answer becomes a secret.String as soon as it is read, and no
 // error ever carries a cell's value (only column names, line numbers, action
-// names and booleans).
+// names, and the kind of character a user cell may not hold).
 package jobs
 
 import (
@@ -126,17 +128,30 @@ const (
 	colPassword
 	colRecoveryQuestion
 	colRecoveryAnswer
+
+	// Informational columns: carried to the Job (and so to the report),
+	// they change nothing, and every action accepts them.
+	colLogin
+	colEmail
+	colFirstName
+	colLastName
+	colStatus
 	numCols
 )
+
+// numActionCols ends the columns of SPEC.md's per-action table.
+const numActionCols = colLogin
 
 // colNames are the canonical column names, indexed by col.
 var colNames = [numCols]string{
 	"user", "action", "send_email", "revoke_sessions", "strict",
 	"old_password", "new_password", "password", "recovery_question", "recovery_answer",
+	"login", "email", "first_name", "last_name", "status",
 }
 
 // colByName maps a lower-cased, trimmed column name (and the user aliases)
-// to its col.
+// to its col. "login" names the user column unless a user, user_id or id
+// column names the user (see userCol): then it is informational (colLogin).
 var colByName = map[string]col{
 	"user": colUser, "user_id": colUser, "id": colUser, "login": colUser,
 	"action":            colAction,
@@ -148,10 +163,32 @@ var colByName = map[string]col{
 	"password":          colPassword,
 	"recovery_question": colRecoveryQuestion,
 	"recovery_answer":   colRecoveryAnswer,
+	"email":             colEmail,
+	"first_name":        colFirstName,
+	"last_name":         colLastName,
+	"status":            colStatus,
 }
 
 func lookupCol(name string) (col, bool) {
 	c, ok := colByName[strings.ToLower(strings.TrimSpace(name))]
+	return c, ok
+}
+
+// namesUser reports whether a column name is user, user_id or id (any
+// case): a column that names the user, beside which login is informational.
+func namesUser(name string) bool {
+	c, ok := lookupCol(name)
+	return ok && c == colUser && !strings.EqualFold(strings.TrimSpace(name), "login")
+}
+
+// columnOf maps a column name of a header (or keys of a JSONL object) to its
+// col. userNamed says whether the header (or object) has a user, user_id or
+// id column: then login is the informational colLogin, else the user.
+func columnOf(name string, userNamed bool) (col, bool) {
+	c, ok := lookupCol(name)
+	if ok && c == colUser && userNamed && !namesUser(name) {
+		return colLogin, true
+	}
 	return c, ok
 }
 
@@ -168,7 +205,7 @@ const (
 )
 
 // takes is SPEC.md's per-action column table, for the columns after action.
-var takes = map[Action][numCols]Requirement{
+var takes = map[Action][numActionCols]Requirement{
 	// columns: user action send_email revoke_sessions strict old_password new_password password recovery_question recovery_answer
 	ExpirePassword:                 {rq, rq},
 	ExpirePasswordWithTempPassword: {rq, rq, 0, op},
@@ -182,7 +219,8 @@ var takes = map[Action][numCols]Requirement{
 
 // Takes reports whether the action requires, accepts or refuses the named
 // column (case-insensitive; user aliases included). user and action are
-// Required for every action; an unknown column or action is Refused.
+// Required for every action, the informational columns (email, first_name,
+// last_name, status) Optional; an unknown column or action is Refused.
 func (a Action) Takes(column string) Requirement {
 	c, ok := lookupCol(column)
 	if !ok {
@@ -193,8 +231,11 @@ func (a Action) Takes(column string) Requirement {
 
 func (a Action) takes(c col) Requirement {
 	t, ok := takes[a]
-	if !ok {
+	switch {
+	case !ok:
 		return Refused
+	case c >= numActionCols:
+		return Optional // informational
 	}
 	return t[c]
 }

@@ -23,6 +23,14 @@ func FuzzManifest(f *testing.F) {
 		`{"user":"a","action":"reset_password","send_email":"true"}` + "\n\n{",
 		`{"user":1,"action":null,"strict":2}`,
 		"[]\nnull\n\"x\"\n",
+		"user;action;recovery_question\r\na;change_recovery_question;\"x;\ny\"\r\n",
+		"\"user\"\t\"action\"\na\texpire_password\n",
+		"user;action,strict\n",
+		"user,action\n.,expire_password\n..,clear_sessions\na/b,expire_password\n",
+		string(toUTF16("user\taction\r\nb\u00e9\U0001F436\texpire_password\r\n", false)),
+		string(toUTF16(`{"user":"a","action":"clear_sessions"}`+"\n", true)),
+		"\xff\xfeu\x00\x00\xd8,\x00",
+		"\xff\xfe\x00\x00",
 	} {
 		f.Add([]byte(seed))
 	}

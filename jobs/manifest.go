@@ -1,17 +1,16 @@
 package jobs
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/credbatch/credbatch/internal/gctune"
 	"github.com/credbatch/credbatch/internal/secret"
 )
 
@@ -110,6 +109,13 @@ type Job struct {
 	SendEmail, RevokeSessions, Strict                  *bool
 	OldPassword, NewPassword, Password, RecoveryAnswer secret.String
 	RecoveryQuestion                                   string
+
+	// The informational columns, trimmed ("" when absent): who the user is,
+	// as the manifest says, for the report. They change nothing: the
+	// action goes to User whatever they hold. Login is the login column
+	// only when a user, user_id or id column names the user; when login is
+	// the only column naming the user, it is User and Login is "".
+	Login, Email, FirstName, LastName, Status string
 }
 
 // UserKey is the key that identifies the job's user before resolution: an
@@ -147,9 +153,11 @@ func isUserID(s string) bool {
 type Summary struct {
 	Rows         int            // data rows (valid or not)
 	PerAction    map[Action]int // rows per action, for rows whose action is known
-	SHA256       string         // hex SHA-256 of the file's bytes
+	SHA256       string         // hex SHA-256 of the file's bytes (as given: before any transcoding)
 	Size         int64          // the file's size in bytes
 	HasPasswords bool           // some row carries old_password, new_password, password or recovery_answer
+	Encoding     Encoding       // UTF8, or UTF16LE / UTF16BE (read transcoded); "" when the encoding was refused
+	Separator    rune           // a CSV's separator: ',', ';' or '\t' (0 for JSONL, or when it was refused)
 }
 
 // Validate reads the whole manifest once and checks every row against
@@ -171,23 +179,21 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	}
 	defer f.Close()
 
-	defer gctune.Lower(validateGCPercent)()
-
 	h := sha256.New()
 	cw := &countWriter{w: h}
 	tee := io.TeeReader(f, cw)
 
 	errs := &Errors{}
 	sum := &Summary{PerAction: make(map[Action]int)}
-	var takesSeen [numCols]bool
+	var takesSeen [numActionCols]bool
 	s := newScanner(m, d.Action != "", errs.add)
 	dups := newDupDetector(m, s, d)
 	defer dups.close()
 
+	j := new(Job) // one for every row: each is done with before the next
 	err = s.scan(tee, func(r *rawRow) error {
 		sum.Rows++
-		j := build(m.Path, r, d, errs.add)
-		if j == nil {
+		if !fill(j, m.Path, r, d, errs.add) {
 			return nil
 		}
 		if !sum.HasPasswords && (!j.OldPassword.IsZero() || !j.NewPassword.IsZero() || !j.Password.IsZero() || !j.RecoveryAnswer.IsZero()) {
@@ -197,8 +203,9 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 			return nil
 		}
 		sum.PerAction[j.Action]++
-		for c := colSendEmail; c < numCols; c++ {
-			if j.Action.takes(c) != Refused {
+		tbl := takes[j.Action]
+		for c := colSendEmail; c < numActionCols; c++ {
+			if tbl[c] != Refused {
 				takesSeen[c] = true
 			}
 		}
@@ -226,6 +233,8 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	}
 	sum.SHA256 = hex.EncodeToString(h.Sum(nil))
 	sum.Size = cw.n
+	sum.Encoding = s.enc
+	sum.Separator = rune(s.comma)
 
 	if sum.Rows == 0 && !s.fatal {
 		errs.add(&LineError{File: m.Path, Line: max(1, s.lastLine), Msg: "the manifest has no rows",
@@ -310,27 +319,23 @@ func (m *Manifest) Fingerprint() (sha256hex string, size int64, err error) {
 
 // CopyRows writes to w the manifest's header (CSV) and the original bytes
 // of every row whose starting line keep accepts, in file order, so that the
-// result is a runnable manifest of the same format. It returns the number of
-// rows written. Blank lines before a copied CSV row are copied with it.
+// result is a runnable manifest of the same format (and separator). It
+// returns the number of rows written. Blank lines before a copied CSV row
+// are copied with it. A UTF-16 manifest is copied as its UTF-8 text (a CSV
+// with a UTF-8 BOM, which Excel recognises).
 func (m *Manifest) CopyRows(keep func(line int) bool, w io.Writer) (int, error) {
 	f, err := os.Open(m.Path)
 	if err != nil {
 		return 0, fmt.Errorf("copy manifest rows: %w", err)
 	}
 	defer f.Close()
-	buf := make([]byte, 32<<10)
-	copyRange := func(start, end int64) error {
-		if end <= start {
-			return nil
-		}
-		_, err := io.CopyBuffer(onlyWriter{w}, io.NewSectionReader(f, start, end-start), buf)
-		return err
-	}
 	var (
 		n          int
 		headerDone bool
 	)
 	s := newScanner(m, true, func(*LineError) {})
+	c := &copier{f: f, s: s, w: w, buf: make([]byte, 32<<10)}
+	copyRange := c.copyRange
 	err = s.scan(f, func(r *rawRow) error {
 		if !keep(r.line) {
 			return nil
@@ -354,6 +359,47 @@ func (m *Manifest) CopyRows(keep func(line int) bool, w io.Writer) (int, error) 
 		return n, fmt.Errorf("copy rows of %s: %w", m.Path, err)
 	}
 	return n, nil
+}
+
+// copier copies ranges of a manifest's text, in increasing order.
+type copier struct {
+	f   *os.File
+	s   *scanner
+	w   io.Writer
+	buf []byte
+	fwd *bufio.Reader // a UTF-16 manifest's text, read once from the start
+	pos int64         // fwd's text offset
+}
+
+func (c *copier) copyRange(start, end int64) error {
+	if end <= start {
+		return nil
+	}
+	if c.s.dec == nil {
+		_, err := io.CopyBuffer(onlyWriter{c.w}, io.NewSectionReader(c.f, start, end-start), c.buf)
+		return err
+	}
+	if c.fwd == nil {
+		first := c.s.dec.marks[0]
+		c.fwd = bufio.NewReaderSize(newDecoder(io.NewSectionReader(c.f, first.in, 1<<62), c.s.enc, first.in, first.out, false), 32<<10)
+		if c.s.m.Format == CSV {
+			if _, err := c.w.Write(utf8BOM); err != nil {
+				return err
+			}
+		}
+	}
+	if start < c.pos {
+		return fmt.Errorf("text range %d-%d after %d", start, end, c.pos)
+	}
+	if _, err := c.fwd.Discard(int(start - c.pos)); err != nil {
+		return err
+	}
+	k, err := io.CopyBuffer(onlyWriter{c.w}, io.LimitReader(c.fwd, end-start), c.buf)
+	c.pos = start + k
+	if err == nil && k < end-start {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // onlyWriter hides a writer's ReadFrom, so io.CopyBuffer uses its buffer.
@@ -400,91 +446,4 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// validateGCPercent is the garbage collector's target (GOGC) while Validate
-// runs. Its duplicate detector holds a hash of every row, the largest live
-// heap of a run on a big manifest: with Go's default of 100 the heap of a
-// 1,000,000-row manifest peaked near 96 MB while it validated, and again
-// near 101 MB just after (the target was restored while the dead detector
-// still counted as live). With 50 during validation and a collection that
-// returns the detector's memory to the system at its end, the highest heap
-// is the run's own, about 75 MB (bench/memory.sh).
-const validateGCPercent = 50
-
-// hashKey hashes a (user key, action) pair for duplicate detection. It is a
-// variable so tests can force collisions.
-var hashKey = func(userKey string, a Action) uint64 {
-	var h maphash.Hash
-	h.SetSeed(hashSeed)
-	h.WriteString(userKey)
-	h.WriteByte(0)
-	h.WriteString(string(a))
-	return h.Sum64()
-}
-
-var hashSeed = maphash.MakeSeed()
-
-// rowRef locates a row in the file.
-type rowRef struct {
-	off  int64
-	line int
-}
-
-// dupDetector finds repeated (user key, action) pairs, keeping one hash per
-// pair; a hash hit is confirmed by rereading the earlier row from the file.
-type dupDetector struct {
-	m     *Manifest
-	s     *scanner
-	d     Defaults
-	seen  map[uint64]rowRef
-	exact map[string]rowRef // pairs whose hash collided with a different pair
-	f     *os.File          // opened on the first hash hit
-}
-
-func newDupDetector(m *Manifest, s *scanner, d Defaults) *dupDetector {
-	return &dupDetector{m: m, s: s, d: d, seen: make(map[uint64]rowRef)}
-}
-
-func (dd *dupDetector) close() {
-	if dd.f != nil {
-		_ = dd.f.Close()
-	}
-}
-
-// check records r's pair and returns the line of an earlier row with the
-// same pair, or 0.
-func (dd *dupDetector) check(key string, a Action, r *rawRow) (int, error) {
-	h := hashKey(key, a)
-	ref, hit := dd.seen[h]
-	if !hit {
-		dd.seen[h] = rowRef{off: r.start, line: r.line}
-		return 0, nil
-	}
-	if dd.f == nil {
-		f, err := os.Open(dd.m.Path)
-		if err != nil {
-			return 0, fmt.Errorf("validate manifest: reread: %w", err)
-		}
-		dd.f = f
-	}
-	old, err := dd.s.rowAt(dd.f, ref.off)
-	if err != nil {
-		return 0, fmt.Errorf("validate manifest: reread line %d of %s: %w", ref.line, dd.m.Path, err)
-	}
-	if old != nil {
-		if oj := build(dd.m.Path, old, dd.d, func(*LineError) {}); oj != nil && oj.Action == a && oj.User != "" && oj.UserKey() == key {
-			return ref.line, nil
-		}
-	}
-	// A different pair with the same hash: fall back to exact keys.
-	if dd.exact == nil {
-		dd.exact = make(map[string]rowRef)
-	}
-	ek := key + "\x00" + string(a)
-	if ref, ok := dd.exact[ek]; ok {
-		return ref.line, nil
-	}
-	dd.exact[ek] = rowRef{off: r.start, line: r.line}
-	return 0, nil
 }
