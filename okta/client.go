@@ -312,6 +312,9 @@ type call struct {
 	// wantUser: the answer is a User to decode whole (GetUser, GetMe);
 	// other answers give only tempPassword, resetPasswordUrl and status.
 	wantUser bool
+	// page, when set, takes a 2xx answer whole (GetPage, page.go): its
+	// headers and its unread body; send returns what it returns.
+	page func(resp *http.Response, received time.Time) error
 }
 
 func userPath(id string, suffix string) (string, error) {
@@ -427,6 +430,10 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		return nil, nil, c.netError(ctx, rctx, op, wrote.Load(), "", scrub(err, k.secrets))
 	}
 	received := time.Now()
+	if k.page != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		defer resp.Body.Close()
+		return nil, resp.Header, k.page(resp, received)
+	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
 	buf.Reset()
