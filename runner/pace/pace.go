@@ -38,16 +38,24 @@ const (
 	Post Bucket = iota
 	// Get is GET /api/v1/users/{id}.
 	Get
+	// Groups is /api/v1/groups…: group lookups and group members.
+	Groups
+	// Apps is /api/v1/apps…: app users.
+	Apps
 	numBuckets
 )
 
-// String returns "credential" or "user-read".
+// String returns "credential", "user-read", "groups" or "apps".
 func (b Bucket) String() string {
 	switch b {
 	case Post:
 		return "credential"
 	case Get:
 		return "user-read"
+	case Groups:
+		return "groups"
+	case Apps:
+		return "apps"
 	}
 	return "unknown"
 }
