@@ -170,6 +170,26 @@ func (c *Client) AppUsersPage(ctx context.Context, pageURL string, o CallOptions
 	return out, pg, nil
 }
 
+// ListedUserByID fetches GET /api/v1/users/{id} as a ListedUser (its
+// profile's names included: the lookup of a Partial app user). An unknown
+// user is an *APIError matching ErrNotFound.
+func (c *Client) ListedUserByID(ctx context.Context, id string, o CallOptions) (*ListedUser, *Page, error) {
+	p, err := userPath(id, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var w wireListedUser
+	pg, err := c.GetPage(ctx, p, &w, o)
+	if err != nil {
+		return nil, pg, err
+	}
+	u := w.listed()
+	if u.ID == "" {
+		return nil, pg, fmt.Errorf("%w (the user)", ErrNoID)
+	}
+	return &u, pg, nil
+}
+
 // wireGroup is a Group object.
 type wireGroup struct {
 	ID      looseString `json:"id"`
@@ -188,6 +208,17 @@ func (w *wireGroup) group() Group {
 func FindGroupsURL(name string) string {
 	q := url.Values{}
 	q.Set("search", `profile.name eq "`+scimEscape(name)+`"`)
+	return "/api/v1/groups?" + q.Encode()
+}
+
+// GroupsStartingWithURL is the first page of GET /api/v1/groups with
+// search=profile.name sw "PREFIX" and the given limit (≤ 0: Okta's default).
+func GroupsStartingWithURL(prefix string, limit int) string {
+	q := url.Values{}
+	q.Set("search", `profile.name sw "`+scimEscape(prefix)+`"`)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
 	return "/api/v1/groups?" + q.Encode()
 }
 
