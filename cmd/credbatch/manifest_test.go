@@ -362,3 +362,32 @@ func TestManifestSIGTERM(t *testing.T) {
 		t.Errorf("the resumed manifest differs from an uninterrupted one")
 	}
 }
+
+// TestDemoGroupExport: the demo's export step builds the incident manifest
+// from the group Contractors of the demo org (DEPROVISIONED members left
+// out), runs it, and finds a temp password for each member.
+func TestDemoGroupExport(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &errb, stderr: &errb, getenv: func(string) string { return "" },
+		isTerminal: func() bool { return false }, feed: ctx, hard: ctx}
+	dir := t.TempDir()
+	ok, err := runGroupExport(e, dir)
+	if err != nil || !ok {
+		t.Fatalf("runGroupExport: %v, %v\n%s", ok, err, errb.String())
+	}
+	for _, want := range []string{
+		"$ credbatch manifest --group Contractors --action expire_password_with_temp_password --revoke-sessions=true -o contractors-incident.csv",
+		"left out: 1 DEPROVISIONED",
+		"demo: all 5 members of Contractors got a temp password",
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, errb.String())
+		}
+	}
+	ids := manifestIDs(t, filepath.Join(dir, "contractors-incident.csv"))
+	if want := []string{"00udemo0000000000006", "00udemo0000000000011", "00udemo0000000000012", "00udemo0000000000013", "00udemo0000000000014"}; !slices.Equal(ids, want) {
+		t.Errorf("manifest users %v, want %v", ids, want)
+	}
+}
