@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/credbatch/credbatch/internal/secret"
 )
@@ -95,6 +96,13 @@ func fill(j *Job, file string, r *rawRow, d Defaults, add func(*LineError)) bool
 			present = strings.TrimSpace(r.vals[c]) != ""
 		}
 		req := tbl[c]
+		if present && (c.isSecret() || c == colRecoveryQuestion) && (!utf8.ValidString(r.vals[c]) || strings.ContainsRune(r.vals[c], utf8.RuneError)) {
+			// encoding/json would send U+FFFD in place of each bad byte (and a
+			// JSONL line's bad bytes already are U+FFFD): a password Okta
+			// checks would be wrong and count towards lockout.
+			fail(c, "not valid UTF-8 (the file may be in another encoding, e.g. Windows-1252 from Excel)",
+				"save the manifest as UTF-8 (Excel: CSV UTF-8), then validate it again")
+		}
 		switch {
 		case present && req == Refused:
 			fail(c, fmt.Sprintf("%s does not take %s: leave it empty", j.Action, colNames[c]), refusedHint(j.Action, c))

@@ -158,6 +158,7 @@ type Summary struct {
 	HasPasswords bool           // some row carries old_password, new_password, password or recovery_answer
 	Encoding     Encoding       // UTF8, or UTF16LE / UTF16BE (read transcoded); "" when the encoding was refused
 	Separator    rune           // a CSV's separator: ',', ';' or '\t' (0 for JSONL, or when it was refused)
+	Effects      Effects        // what the valid rows will make happen to people
 }
 
 // Validate reads the whole manifest once and checks every row against
@@ -203,6 +204,7 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 			return nil
 		}
 		sum.PerAction[j.Action]++
+		sum.Effects.Add(j)
 		tbl := takes[j.Action]
 		for c := colSendEmail; c < numActionCols; c++ {
 			if tbl[c] != Refused {

@@ -134,3 +134,40 @@ func BenchmarkCheckUser(b *testing.B) {
 		}
 	}
 }
+
+// TestSecretCellNotUTF8: a password, answer or question in another encoding
+// (Windows-1252 from Excel) would reach Okta with U+FFFD in place of each
+// bad byte: a wrong password that counts towards lockout. Such a cell is a
+// LineError naming its column, never quoting it, in CSV and JSONL.
+func TestSecretCellNotUTF8(t *testing.T) {
+	cases := []struct{ name, header, row, col string }{
+		{"old password", "user,action,old_password,new_password", "alice,change_password,Gr\xfc\xdf-Pw-1!,New-Pw-2!", "old_password"},
+		{"new password", "user,action,old_password,new_password", "alice,change_password,Old-Pw-1!,Caf\xe9-Pw-2!", "new_password"},
+		{"answer", "user,action,password,recovery_question,recovery_answer", "alice,change_recovery_question,Pw-1!,Pet?,R\xe9x", "recovery_answer"},
+		{"question", "user,action,password,recovery_question,recovery_answer", "alice,change_recovery_question,Pw-1!,Caf\xe9?,Rex", "recovery_question"},
+		{"replacement character", "user,action,old_password,new_password", "alice,change_password,Old-Pw-1!,Caf\ufffd-Pw-2!", "new_password"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := writeManifest(t, "m.csv", c.header+"\n"+c.row+"\n")
+			_, err := m.Validate(Defaults{})
+			got := lineErrors(t, err)
+			if len(got) != 1 || got[0].Line != 2 || got[0].Column != c.col || !strings.Contains(got[0].Msg, "not valid UTF-8") {
+				t.Fatalf("Validate = %v; want one 'not valid UTF-8' error on line 2, column %s", err, c.col)
+			}
+			if strings.Contains(err.Error(), "Pw-") || strings.Contains(err.Error(), "Rex") {
+				t.Errorf("the error quotes a secret: %v", err)
+			}
+		})
+	}
+	// JSONL: encoding/json turns the bad byte into U+FFFD, refused too.
+	m := writeManifest(t, "m.jsonl", "{\"user\":\"alice\",\"action\":\"change_password\",\"old_password\":\"Old-Pw-1!\",\"new_password\":\"Caf\xe9-Pw-2!\"}\n")
+	if got := lineErrors(t, func() error { _, err := m.Validate(Defaults{}); return err }()); len(got) != 1 || got[0].Column != "new_password" {
+		t.Errorf("JSONL: %v; want one error in new_password", got)
+	}
+	// A valid non-ASCII password passes.
+	m = writeManifest(t, "ok.csv", "user,action,old_password,new_password\nalice,change_password,Grüß-Pw-1!,日本-Pw-2!\n")
+	if _, err := m.Validate(Defaults{}); err != nil {
+		t.Errorf("a UTF-8 password was refused: %v", err)
+	}
+}

@@ -59,15 +59,20 @@ type oauthSource struct {
 	assertion *assertionSigner
 	now       func() time.Time
 	timeout   time.Duration
+	// sleep waits d or until ctx ends (a test's fake clock replaces it).
+	sleep func(ctx context.Context, d time.Duration) error
 
-	mu       sync.Mutex
-	cur      credential
-	renewAt  time.Time
-	renewing *renewal
+	mu        sync.Mutex
+	cur       credential
+	renewAt   time.Time // when cur is due for renewal
+	expiresAt time.Time // when cur's lifetime runs out (counted from before it was asked for)
+	lastFetch time.Time // when the last token request began
+	renewing  *renewal
 
 	// DPoP state, learned from the token endpoint's answers. nmu guards it
 	// (API calls read it while a renewal may run).
 	nmu        sync.Mutex
+	granted    []string    // the scope of the last token answer
 	dpop       *dpopProver // non-nil once the app is known to require DPoP
 	tokenNonce string      // the authorization server's DPoP nonce
 	apiNonce   string      // the resource server's DPoP nonce
@@ -97,17 +102,51 @@ func newOAuthSource(hc *http.Client, org string, cfg Config, timeout time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return &oauthSource{hc: hc, tokenURL: tokenURL, scope: strings.Join(scopes, " "), assertion: as, now: now, timeout: timeout}, nil
+	return &oauthSource{hc: hc, tokenURL: tokenURL, scope: strings.Join(scopes, " "), assertion: as, now: now, timeout: timeout, sleep: sleepCtx}, nil
 }
 
-// minLife is the shortest token lifetime credbatch believes: a token is
-// renewed at most about once every minLife, whatever expires_in says.
-const minLife = 30 * time.Second
+// Token lifetimes. A token is renewed at three quarters of its lifetime
+// (expires_in, counted from before the request), and never later than a
+// second before it runs out; at most one renewal starts per second
+// (minFetchGap), and until then a token that is due but still alive is
+// used. So a token of any positive lifetime is replaced before it expires,
+// and a 1-second token costs one token request a second.
+const (
+	// defaultLife is the lifetime of a token whose expires_in is missing,
+	// zero or negative.
+	defaultLife = time.Minute
+	// maxLife caps an absurd expires_in.
+	maxLife = 24 * time.Hour
+	// minFetchGap is the least time between two renewals' first token
+	// requests. (A renewal's DPoP retries answer the server's challenge:
+	// they follow at once.)
+	minFetchGap = time.Second
+)
 
-// renewMargin is how long before expires_in runs out a token is renewed:
-// a tenth of its lifetime, at most a minute.
+// tokenLife is the lifetime an answer's expires_in (nil when missing) gives.
+func tokenLife(expiresIn *int64) time.Duration {
+	if expiresIn == nil || *expiresIn <= 0 {
+		return defaultLife
+	}
+	return time.Duration(min(*expiresIn, int64(maxLife/time.Second))) * time.Second
+}
+
+// renewMargin is how long before its lifetime runs out a token is renewed:
+// a quarter of that lifetime, at least a second.
 func renewMargin(life time.Duration) time.Duration {
-	return min(life/10, time.Minute)
+	return max(life/4, time.Second)
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // current returns a valid access token, renewing it when it is missing or
@@ -116,7 +155,10 @@ func renewMargin(life time.Duration) time.Duration {
 func (s *oauthSource) current(ctx context.Context) (credential, error) {
 	for {
 		s.mu.Lock()
-		if !s.cur.token.IsZero() && s.now().Before(s.renewAt) {
+		now := s.now()
+		if !s.cur.token.IsZero() && (now.Before(s.renewAt) ||
+			now.Before(s.expiresAt) && now.Before(s.lastFetch.Add(minFetchGap))) {
+			// Not due; or due, but alive, and a renewal must wait.
 			c := s.cur
 			s.mu.Unlock()
 			return c, nil
@@ -135,14 +177,34 @@ func (s *oauthSource) current(ctx context.Context) (credential, error) {
 		}
 		rn := &renewal{done: make(chan struct{})}
 		s.renewing = rn
+		wait := s.lastFetch.Add(minFetchGap).Sub(now)
 		s.mu.Unlock()
 
+		var (
+			tok  secret.String
+			dpop bool
+			life time.Duration
+			err  error
+		)
+		if wait > 0 {
+			// A token refused (401) or expired within a second of the
+			// last request: the next request waits for the second to end.
+			if werr := s.sleep(ctx, wait); werr != nil {
+				err = &NetError{Op: tokenOp, Err: werr, Timeout: errors.Is(werr, context.DeadlineExceeded)}
+			}
+		}
 		start := s.now()
-		tok, dpop, life, err := s.fetch(ctx)
+		if err == nil {
+			s.mu.Lock()
+			s.lastFetch = start
+			s.mu.Unlock()
+			tok, dpop, life, err = s.fetch(ctx)
+		}
 		s.mu.Lock()
 		if err == nil {
 			s.cur = credential{token: tok, dpop: dpop, gen: s.cur.gen + 1}
 			s.renewAt = start.Add(life - renewMargin(life))
+			s.expiresAt = start.Add(life)
 		}
 		rn.err, rn.cancelled = err, err != nil && ctx.Err() != nil
 		s.renewing = nil
@@ -188,6 +250,7 @@ type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   *int64 `json:"expires_in"`
+	Scope       string `json:"scope"`
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
 }
@@ -208,7 +271,7 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 		if err != nil {
 			return tok, false, 0, err
 		}
-		secrets := []string{assertion}
+		secrets := []secret.String{secret.New(assertion)}
 		form := url.Values{
 			"grant_type":            {"client_credentials"},
 			"scope":                 {s.scope},
@@ -257,19 +320,15 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 			}
 			typ := ans.TokenType
 			if !strings.EqualFold(typ, "Bearer") && !strings.EqualFold(typ, "DPoP") {
-				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: unknown token_type %q", ErrBadResponse, redact(typ, []string{ans.AccessToken}))}
+				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: unknown token_type %q", ErrBadResponse, secret.Redact(typ, append(secrets, secret.New(ans.AccessToken))...))}
 			}
 			if strings.EqualFold(typ, "DPoP") && prover == nil {
 				return tok, false, 0, &NetError{Op: tokenOp, Err: fmt.Errorf("%w: a DPoP token was issued for a request without a proof", ErrBadResponse)}
 			}
-			life = time.Hour
-			if ans.ExpiresIn != nil {
-				// A lifetime of 0, a negative one or an absurd one would
-				// have every call renew (hammering the token endpoint) or
-				// none ever: keep it between minLife and a day.
-				life = min(max(time.Duration(min(max(*ans.ExpiresIn, 0), 86400))*time.Second, minLife), 24*time.Hour)
-			}
-			return secret.New(ans.AccessToken), strings.EqualFold(typ, "DPoP"), life, nil
+			s.nmu.Lock()
+			s.granted = strings.Fields(ans.Scope)
+			s.nmu.Unlock()
+			return secret.New(ans.AccessToken), strings.EqualFold(typ, "DPoP"), tokenLife(ans.ExpiresIn), nil
 		case resp.StatusCode == http.StatusBadRequest && ans.Error == "invalid_dpop_proof" && prover == nil:
 			p, err := newDPoPProver()
 			if err != nil {
@@ -292,8 +351,10 @@ func (s *oauthSource) fetch(ctx context.Context) (tok secret.String, dpop bool, 
 		if ans.Description != "" {
 			summary += ": " + ans.Description
 		}
-		return tok, false, 0, &APIError{HTTPStatus: http.StatusUnauthorized, Code: redact(code, secrets), Summary: redact(summary, secrets),
-			RequestID: resp.Header.Get("X-Okta-Request-Id"), Rate: parseRate(resp.Header, time.Now())}
+		e := &APIError{HTTPStatus: http.StatusUnauthorized, Code: code, Summary: summary,
+			RequestID: secret.Redact(resp.Header.Get("X-Okta-Request-Id"), secrets...), Rate: parseRate(resp.Header, time.Now())}
+		e.redact(secrets)
+		return tok, false, 0, e
 	}
 	return tok, false, 0, &APIError{HTTPStatus: http.StatusUnauthorized, Code: "invalid_dpop_proof",
 		Summary: fmt.Sprintf("the access token request was refused %d times in a row (DPoP nonce or proof)", maxTokenTries)}
@@ -331,4 +392,27 @@ func (s *oauthSource) authorize(req *http.Request, cr credential, rawURL string)
 	req.Header.Set("Authorization", "DPoP "+cr.token.Reveal())
 	req.Header.Set("DPoP", p)
 	return nil
+}
+
+// GrantedScopes returns the scopes the last access token was granted (the
+// token answer's scope), or nil before the first token request and for the
+// SSWS and Bearer modes, whose token is given.
+func (c *Client) GrantedScopes() []string {
+	if c.oauth == nil {
+		return nil
+	}
+	c.oauth.nmu.Lock()
+	defer c.oauth.nmu.Unlock()
+	return append([]string(nil), c.oauth.granted...)
+}
+
+// UsesDPoP reports whether the org's app was found to require DPoP-bound
+// tokens (learned from the first token request).
+func (c *Client) UsesDPoP() bool {
+	if c.oauth == nil {
+		return false
+	}
+	c.oauth.nmu.Lock()
+	defer c.oauth.nmu.Unlock()
+	return c.oauth.dpop != nil
 }

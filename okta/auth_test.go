@@ -570,38 +570,3 @@ func TestAuthParams(t *testing.T) {
 		t.Errorf("%v", p)
 	}
 }
-
-// TestPrivateKeyZeroLifetime: a token endpoint answering expires_in 0 (or a
-// negative lifetime) must not be hammered: each token is used, and renewed at
-// most about once every minLife.
-func TestPrivateKeyZeroLifetime(t *testing.T) {
-	for _, life := range []string{"0", "-5"} {
-		t.Run("expires_in "+life, func(t *testing.T) {
-			var tokens, api int
-			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == TokenPath {
-					tokens++
-					w.Header().Set("Content-Type", "application/json")
-					fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":%s}`, tokens, life)
-					return
-				}
-				api++
-				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprint(w, `{"id":"00u1","status":"PASSWORD_EXPIRED"}`)
-			})
-			cl, err := New(Config{OrgURL: srv.URL, AuthMode: AuthPrivateKey, ClientID: testClientID,
-				PrivateKey: secret.New(readKey(t, "ec-pkcs8.pem"))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 20 {
-				if _, err := cl.ExpirePassword(testCtx(t), "00u1", CallOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if api != 20 || tokens != 1 {
-				t.Errorf("%d API calls used %d token requests; want 20 and 1", api, tokens)
-			}
-		})
-	}
-}

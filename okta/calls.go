@@ -133,7 +133,7 @@ func (c *Client) ForgotPasswordSetNewPassword(ctx context.Context, userID string
 		RecoveryQuestion: &recoveryQuestion{Answer: answer.Reveal()},
 	}
 	return c.do(ctx, call{method: http.MethodPost, path: p, query: q, body: body, opts: o,
-		secrets: []string{newPassword.Reveal(), answer.Reveal()}})
+		secrets: []secret.String{newPassword, answer}})
 }
 
 // ChangePassword: POST /api/v1/users/{userID}/credentials/change_password with
@@ -153,7 +153,7 @@ func (c *Client) ChangePassword(ctx context.Context, userID string, oldPassword,
 		RevokeSessions: revokeSessions,
 	}
 	return c.do(ctx, call{method: http.MethodPost, path: p, query: q, body: body, opts: o,
-		secrets: []string{oldPassword.Reveal(), newPassword.Reveal()}})
+		secrets: []secret.String{oldPassword, newPassword}})
 }
 
 // ChangeRecoveryQuestion: POST
@@ -170,7 +170,7 @@ func (c *Client) ChangeRecoveryQuestion(ctx context.Context, userID string, pass
 		RecoveryQuestion: &recoveryQuestion{Question: question, Answer: answer.Reveal()},
 	}
 	return c.do(ctx, call{method: http.MethodPost, path: p, body: body, opts: o,
-		secrets: []string{password.Reveal(), answer.Reveal()}})
+		secrets: []secret.String{password, answer}})
 }
 
 // ClearSessions: DELETE /api/v1/users/{userID}/sessions?oauthTokens=B (always

@@ -48,30 +48,15 @@ const maxBody = 1 << 20
 // does not allocate a fresh ~2 KB for each answer.
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// putBodyBuffer returns buf to the pool unless an odd answer made it large.
+// putBodyBuffer zeroes what buf held (an answer may carry a temporary
+// password or a reset link) and returns it to the pool, unless an odd
+// answer made it large.
 func putBodyBuffer(buf *bytes.Buffer) {
+	clear(buf.Bytes())
+	buf.Reset()
 	if buf.Cap() <= 64<<10 {
 		bodyBuffers.Put(buf)
 	}
-}
-
-// readBody appends body to buf until EOF, an error, or limit bytes in all;
-// atEOF reports that body is spent. (io.LimitReader would cost an allocation
-// per answer.)
-func readBody(body io.Reader, buf *bytes.Buffer, limit int) (atEOF bool, err error) {
-	for buf.Len() < limit {
-		buf.Grow(min(limit-buf.Len(), 4<<10))
-		free := buf.AvailableBuffer()
-		n, err := body.Read(free[:min(cap(free), limit-buf.Len())])
-		buf.Write(free[:n])
-		if err == io.EOF {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
-	return false, nil
 }
 
 // jsonType is the Accept (and Content-Type) header value, shared by every
@@ -86,9 +71,9 @@ type Config struct {
 	Timeout  time.Duration // per request; default 30s
 	// HTTPClient is optional. The default has a Transport tuned for 64
 	// workers on one host, TLS verification on, no automatic retries, and
-	// refuses a redirect to another host or one that would change the
-	// method (the 3xx is then returned as an *APIError). A caller-supplied
-	// client is used as is.
+	// follows at most four redirects, each to the same scheme and host with
+	// the same method (checkRedirect); any other 3xx is returned as an
+	// *APIError. A caller-supplied client is used as is.
 	HTTPClient *http.Client
 
 	// PrivateKey mode (Token is then not used).
@@ -108,11 +93,7 @@ type Client struct {
 	mode    AuthMode
 	timeout time.Duration
 	hc      *http.Client
-	// rt is the default client's transport: API requests go to it
-	// directly (roundTrip). A caller's client (Config.HTTPClient) leaves it
-	// nil, and its requests go through its Do, its settings and all.
-	rt    http.RoundTripper
-	oauth *oauthSource // PrivateKey mode; nil otherwise
+	oauth   *oauthSource // PrivateKey mode; nil otherwise
 	// userAgent is the User-Agent header's value, credbatch/Version as
 	// Version was when New ran.
 	userAgent []string
@@ -156,12 +137,10 @@ func New(cfg Config) (*Client, error) {
 		timeout = DefaultTimeout
 	}
 	hc := cfg.HTTPClient
-	var rt http.RoundTripper // nil: API requests go through hc.Do
 	if hc == nil {
 		hc = defaultHTTPClient()
-		rt = hc.Transport
 	}
-	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc, rt: rt, userAgent: []string{"credbatch/" + Version}}
+	c := &Client{orgURL: org, token: secret.New(tok), mode: mode, timeout: timeout, hc: hc, userAgent: []string{"credbatch/" + Version}}
 	if mode == AuthPrivateKey {
 		now := cfg.Now
 		if now == nil {
@@ -204,12 +183,15 @@ func defaultHTTPClient() *http.Client {
 	return &http.Client{Transport: t, CheckRedirect: checkRedirect}
 }
 
-// checkRedirect follows a redirect only to the same scheme and host with the
-// same method; otherwise the 3xx itself is returned (and becomes an APIError).
-// API requests apply the same rule in roundTrip; this one serves the token
-// requests of PrivateKey mode, which go through http.Client.
+// checkRedirect is the default client's redirect policy (http.Client's
+// CheckRedirect): a redirect is followed only to the same scheme and host
+// with the same method, at most maxRedirects times; otherwise the 3xx itself
+// is the answer (and becomes an APIError). http.Client turns a 301, 302 or
+// 303 of a POST into a GET: that changes the method, so it is refused. A
+// redirect to another host is refused before anything is sent to it: the
+// Authorization header never leaves the org.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects+1 || !sameTarget(via[0], req) {
+	if len(via) > maxRedirects || !sameTarget(via[0], req) {
 		return http.ErrUseLastResponse
 	}
 	return nil
@@ -220,77 +202,6 @@ const maxRedirects = 4
 
 func sameTarget(first, next *http.Request) bool {
 	return next.URL.Scheme == first.URL.Scheme && next.URL.Host == first.URL.Host && next.Method == first.Method
-}
-
-// roundTrip sends req on the client's transport and follows redirects as
-// http.Client would under checkRedirect: 307 and 308 (301, 302 and 303 only
-// for a GET, which they leave a GET) to the same scheme and host, at most
-// maxRedirects; any other 3xx is returned as it is. (http.Client.Do copies
-// every request's headers for the redirects that may follow: an allocation
-// and about a microsecond per request, on every request of a run.)
-func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
-	if c.rt == nil {
-		return c.hc.Do(req)
-	}
-	first := req
-	for hops := 0; ; hops++ {
-		resp, err := c.rt.RoundTrip(req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.Body == nil {
-			resp.Body = http.NoBody // as http.Client does
-		}
-		next, err := redirectFrom(first, req, resp, hops)
-		if err != nil {
-			return nil, err // resp is closed
-		}
-		if next == nil {
-			return resp, nil
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		_ = resp.Body.Close()
-		req = next
-	}
-}
-
-// redirectFrom returns the request that follows resp, or nil when resp is
-// the answer.
-func redirectFrom(first, req *http.Request, resp *http.Response, hops int) (*http.Request, error) {
-	switch resp.StatusCode {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
-		if req.Method != http.MethodGet {
-			return nil, nil // http.Client would turn it into a GET: refused
-		}
-	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-	default:
-		return nil, nil
-	}
-	loc := resp.Header.Get("Location")
-	if loc == "" || hops >= maxRedirects {
-		return nil, nil
-	}
-	u, err := req.URL.Parse(loc)
-	if err != nil {
-		return nil, nil
-	}
-	next := req.Clone(req.Context())
-	next.URL, next.Host = u, ""
-	if !sameTarget(first, next) {
-		return nil, nil
-	}
-	if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
-		return nil, nil // a body that cannot be sent again: as http.Client, the 3xx is the answer
-	}
-	if req.GetBody != nil {
-		body, err := req.GetBody()
-		if err != nil {
-			_ = resp.Body.Close()
-			return nil, err
-		}
-		next.Body = body
-	}
-	return next, nil
 }
 
 // CallOptions marks a retry of an earlier attempt.
@@ -304,8 +215,8 @@ type call struct {
 	method  string
 	path    string // already escaped
 	query   url.Values
-	body    any      // marshalled to JSON when non-nil
-	secrets []string // revealed values to scrub from any error text
+	body    any             // marshalled to JSON when non-nil
+	secrets []secret.String // what the request carries: redacted from any server text
 	opts    CallOptions
 	// needTemp: a 2xx without a tempPassword is unusable.
 	needTemp bool
@@ -333,7 +244,7 @@ func boolStr(b bool) string { return strconv.FormatBool(b) }
 func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 	op := k.method + " " + k.path
 	if !c.token.IsZero() {
-		k.secrets = append(k.secrets, c.token.Reveal())
+		k.secrets = append(k.secrets, c.token)
 	}
 	u := c.orgURL + k.path
 	if len(k.query) > 0 {
@@ -360,7 +271,7 @@ func (c *Client) do(ctx context.Context, k call) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		k.secrets = append(k.secrets, cr.token.Reveal())
+		k.secrets = append(k.secrets, cr.token)
 		r, hdr, err := c.send(ctx, k, op, u, body, func(req *http.Request) error {
 			return c.oauth.authorize(req, cr, c.orgURL+k.path)
 		})
@@ -425,7 +336,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 		req.Header.Set("X-Okta-Retry-Count", strconv.Itoa(k.opts.RetryCount))
 	}
 
-	resp, err := c.roundTrip(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, c.netError(ctx, rctx, op, wrote.Load(), "", scrub(err, k.secrets))
 	}
@@ -436,16 +347,15 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf)
-	buf.Reset()
-	atEOF, readErr := readBody(resp.Body, buf, maxBody+1)
+	_, readErr := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
 	defer func() {
-		if !atEOF {
-			// Drain a little so the connection can be reused.
+		if readErr != nil || buf.Len() > maxBody {
+			// Drain a little so that the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		}
 		_ = resp.Body.Close()
 	}()
-	reqID := resp.Header.Get("X-Okta-Request-Id")
+	reqID := secret.Redact(resp.Header.Get("X-Okta-Request-Id"), k.secrets...)
 	rate := parseRate(resp.Header, received)
 	data := buf.Bytes() // valid until return: every decoder copies what it keeps
 	if readErr == nil && len(data) > maxBody {
@@ -463,13 +373,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 				}
 			}
 		}
-		e.Summary = redact(e.Summary, k.secrets)
-		e.Link = redact(e.Link, k.secrets)
-		e.ID = redact(e.ID, k.secrets)
-		e.Code = redact(e.Code, k.secrets)
-		for i := range e.Causes {
-			e.Causes[i] = redact(e.Causes[i], k.secrets)
-		}
+		e.redact(k.secrets)
 		return nil, resp.Header, e
 	}
 	if readErr != nil {
@@ -483,6 +387,7 @@ func (c *Client) send(ctx context.Context, k call, op, u string, body []byte, au
 	if err := decode(data, r); err != nil {
 		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: %s", ErrBadResponse, resp.StatusCode, err)}
 	}
+	r.redact(k.secrets)
 	if k.needTemp && r.TempPassword.IsZero() {
 		return nil, resp.Header, &NetError{Op: op, MayHaveReached: true, RequestID: reqID, Err: fmt.Errorf("%w: HTTP %d: no tempPassword in the answer", ErrBadResponse, resp.StatusCode)}
 	}
@@ -516,9 +421,9 @@ func (c *Client) netError(ctx, rctx context.Context, op string, wrote bool, reqI
 
 // scrub returns err unchanged unless its text holds a secret, in which case
 // only a redacted text survives.
-func scrub(err error, secrets []string) error {
+func scrub(err error, secrets []secret.String) error {
 	msg := err.Error()
-	if r := redact(msg, secrets); r != msg {
+	if r := secret.Redact(msg, secrets...); r != msg {
 		return errors.New(r)
 	}
 	return err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
 )
 
@@ -326,23 +325,25 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// TestReadBody: readBody keeps at most limit bytes and says whether it met
-// EOF (a spent body needs no drain), with small reads and an erroring reader.
-func TestReadBody(t *testing.T) {
-	for _, c := range []struct {
-		n, limit int
-		eof      bool
-	}{{0, 10, true}, {9, 10, true}, {10, 10, false}, {11, 10, false}, {20000, 30000, true}, {20000, 20000, false}} {
-		body := strings.Repeat("x", c.n)
-		var buf bytes.Buffer
-		eof, err := readBody(iotest.HalfReader(strings.NewReader(body)), &buf, c.limit)
-		if err != nil || eof != c.eof || buf.String() != body[:min(c.n, c.limit)] {
-			t.Errorf("%d bytes, limit %d: eof %v err %v, kept %d bytes; want eof %v, %d bytes", c.n, c.limit, eof, err, buf.Len(), c.eof, min(c.n, c.limit))
-		}
+// TestBodyAtLimit: an answer of exactly maxBody bytes is read whole.
+func TestBodyAtLimit(t *testing.T) {
+	head, tail := `{"tempPassword":"x","pad":"`, `"}`
+	body := head + strings.Repeat("a", maxBody-len(head)-len(tail)) + tail
+	c := canned(t, 200, nil, body)
+	r, err := c.ExpirePasswordWithTempPassword(testCtx(t), "00u1", nil, CallOptions{})
+	if err != nil || r.TempPassword.Reveal() != "x" {
+		t.Fatalf("a body of %d bytes: %v", len(body), err)
 	}
-	boom := errors.New("boom")
-	var buf bytes.Buffer
-	if eof, err := readBody(iotest.ErrReader(boom), &buf, 10); eof || !errors.Is(err, boom) {
-		t.Errorf("erroring reader: eof %v err %v", eof, err)
+}
+
+// TestBodyBufferZeroed: a pooled answer buffer is zeroed when it is given
+// back: an answer's temporary password does not linger in the pool.
+func TestBodyBufferZeroed(t *testing.T) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.WriteString(`{"tempPassword":"F46gy7X4-kept?"}`)
+	held := buf.Bytes()
+	putBodyBuffer(buf)
+	if strings.Contains(string(held), "F46gy7X4") || buf.Len() != 0 {
+		t.Error("the buffer given back still holds the answer")
 	}
 }

@@ -32,10 +32,14 @@
 // assertion (RS256 or ES256 by its key: iss = sub = the client ID, aud =
 // ORG/oauth2/v1/token, a fresh jti, iat, exp five minutes later; kid =
 // Config.PrivateKeyID) and POSTs it to ORG/oauth2/v1/token for the scopes
-// (space-separated). The access token is cached and renewed a tenth of its
-// lifetime (at most a minute) before expires_in runs out; one renewal runs
-// at a time and every worker that needs a token meanwhile waits for it and
-// shares it.
+// (space-separated). The access token is cached and renewed at three
+// quarters of its lifetime (expires_in, counted from before the request;
+// missing, zero or negative means 60 s), never later than one second before
+// it runs out, so a token of any lifetime is replaced before it expires. At
+// most one renewal starts per second: a token that is due meanwhile is used
+// while it lives, and a renewal after a 401 waits for the second to pass.
+// One renewal runs at a time and every worker that needs a token meanwhile
+// waits for it and shares it.
 //
 // DPoP is learned the way the Okta SDKs learn it: when the first token
 // request is answered 400 invalid_dpop_proof, every later token request and
@@ -70,11 +74,21 @@
 // # Transport
 //
 // The org URL must be https (plain http only for loopback hosts); the
-// default HTTP client verifies TLS certificates and follows a redirect only
-// to the same scheme and host with the same method.
+// default HTTP client verifies TLS certificates and, through http.Client's
+// CheckRedirect, follows at most four redirects, each only to the same
+// scheme and host with the same method (so the Authorization header never
+// goes to another host). A body is read through io.LimitReader, at most
+// 1 MiB; the pooled buffer that held it is zeroed before it is reused.
 //
 // Secrets (the API token, the private key, access tokens, client
 // assertions, passwords, answers, temporary passwords and reset links) are
 // held as secret.String and revealed only when the request is
-// written; no error message or log line built here carries one.
+// written; no error message or log line built here carries one. Text the
+// server sends back may echo the request, so every field built from it (an
+// APIError's Code, Summary, Link, ID, Causes and RequestID; a Response's
+// RequestID, UserStatus and User strings) is passed through secret.Redact,
+// as it is built, with every secret that request carried (the token or
+// access token, the client assertion, the passwords and answers of its body,
+// and the secrets its answer issued): each is replaced by [REDACTED] in its
+// raw, JSON-escaped and URL-encoded spellings. The package logs nothing.
 package okta

@@ -64,6 +64,11 @@ var (
 // allCalls lists the ten calls with representative arguments, all optional
 // booleans set so that every query parameter and body field is on the wire.
 func allCalls(userID string) []callFn {
+	return allCallsWith(userID, secOld, secNew, secCur, secAnswer)
+}
+
+// allCallsWith is allCalls with these secrets in the bodies.
+func allCallsWith(userID, secOld, secNew, secCur, secAnswer string) []callFn {
 	return []callFn{
 		{"get_user", func(ctx context.Context, c *Client, o CallOptions) (*Response, error) {
 			return c.GetUser(ctx, userID, o)

@@ -155,24 +155,34 @@ func TestNetErrorBodyCut(t *testing.T) {
 }
 
 // TestRedirects: the default client refuses to follow a redirect to another
-// host or one that would turn the POST into a GET; the 3xx is an APIError.
+// host (another port, another scheme; at the first hop or a later one) or one
+// that would turn the POST into a GET; the 3xx is an APIError, and the other
+// host never sees a request (nor the Authorization header).
 func TestRedirects(t *testing.T) {
 	var hits atomic.Int32
 	other := serve(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1); w.WriteHeader(200) })
+	const path = "/api/v1/users/00u1/lifecycle/expire_password"
 	for _, tc := range []struct {
 		name   string
 		status int
 		target string
 	}{
-		{"other host, 307", http.StatusTemporaryRedirect, other.URL + "/api/v1/users/00u1/lifecycle/expire_password"},
-		{"same host, 302 (would become GET)", http.StatusFound, "/api/v1/users/00u1/lifecycle/expire_password"},
+		{"other host, 307", http.StatusTemporaryRedirect, other.URL + path},
+		{"other host, 308 at the second hop", http.StatusPermanentRedirect, "/hop?next=" + other.URL + path},
+		{"same host and port, https", http.StatusTemporaryRedirect, "https://SELF" + path},
+		{"same host, 302 (would become GET)", http.StatusFound, path},
+		{"same host, 303 (would become GET)", http.StatusSeeOther, path},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != http.MethodPost {
 					t.Errorf("redirect followed with %s", r.Method)
 				}
-				http.Redirect(w, r, tc.target, tc.status)
+				if next := r.URL.Query().Get("next"); next != "" {
+					http.Redirect(w, r, next, tc.status)
+					return
+				}
+				http.Redirect(w, r, strings.Replace(tc.target, "SELF", r.Host, 1), tc.status)
 			})
 			c := newClient(t, srv.URL, AuthSSWS, 0)
 			_, err := c.ExpirePassword(testCtx(t), "00u1", CallOptions{})
@@ -272,9 +282,9 @@ func TestRedirectSpentBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.ContentLength = 7
-	resp, err := c.roundTrip(req)
+	resp, err := c.hc.Do(req) // the default client, as send uses it
 	if err != nil {
-		t.Fatalf("roundTrip: %v, want the 307", err)
+		t.Fatalf("Do: %v, want the 307", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTemporaryRedirect || hits.Load() != 1 {
@@ -323,8 +333,11 @@ func TestNilBodyAnswer(t *testing.T) {
 	if _, err := c.ClearSessions(testCtx(t), "00u1", true, CallOptions{}); err != nil {
 		t.Errorf("caller's client: %v", err)
 	}
-	c.rt = nilBody{} // the default client's path
+	if c, err = New(Config{OrgURL: "http://127.0.0.1:1", Token: tok(testToken)}); err != nil {
+		t.Fatal(err)
+	}
+	c.hc.Transport = nilBody{} // the default client, its redirect policy and all
 	if _, err := c.ClearSessions(testCtx(t), "00u1", true, CallOptions{}); err != nil {
-		t.Errorf("the transport directly: %v", err)
+		t.Errorf("the default client: %v", err)
 	}
 }

@@ -33,6 +33,9 @@ type Response struct {
 // User is what credbatch needs of an Okta User object.
 type User struct {
 	ID, Status, Login string // Login is profile.login
+	// Email, FirstName, LastName are profile.email, .firstName, .lastName:
+	// who the user is, for the report's hand-out columns.
+	Email, FirstName, LastName string
 	// Links holds the link relation names present in _links (self,
 	// expirePassword, resetPassword, forgotPassword, changePassword,
 	// changeRecoveryQuestion, ...), each true.
@@ -161,7 +164,10 @@ type wireBody struct {
 	TempPassword     json.RawMessage `json:"tempPassword"`
 	ResetPasswordURL json.RawMessage `json:"resetPasswordUrl"`
 	Profile          *struct {
-		Login json.RawMessage `json:"login"`
+		Login     json.RawMessage `json:"login"`
+		Email     json.RawMessage `json:"email"`
+		FirstName json.RawMessage `json:"firstName"`
+		LastName  json.RawMessage `json:"lastName"`
 	} `json:"profile"`
 	Credentials *struct {
 		Password         json.RawMessage `json:"password"`
@@ -208,6 +214,9 @@ func decodeSuccess(body []byte, r *Response) error {
 		u := &User{ID: w.ID, Status: r.UserStatus, Links: map[string]bool{}}
 		if w.Profile != nil {
 			u.Login = jsonString(w.Profile.Login)
+			u.Email = jsonString(w.Profile.Email)
+			u.FirstName = jsonString(w.Profile.FirstName)
+			u.LastName = jsonString(w.Profile.LastName)
 		}
 		if c := w.Credentials; c != nil {
 			u.HasPassword = present(c.Password)
@@ -259,17 +268,31 @@ func decodeError(status int, body []byte, requestID string, rate RateInfo) *APIE
 	return e
 }
 
-// minRedact is the shortest secret redact looks for: a shorter one would
-// mangle ordinary words of Okta's messages (and Okta never echoes a secret;
-// this is a second line of defence).
-const minRedact = 4
-
-// redact replaces every occurrence of each secret of minRedact or more bytes.
-func redact(s string, secrets []string) string {
-	for _, v := range secrets {
-		if len(v) >= minRedact {
-			s = strings.ReplaceAll(s, v, secret.Redacted)
-		}
+// redact replaces every secret of the request in the text Okta sent back
+// (see secret.Redact): the error is built from the answer alone, and an
+// answer may echo the request. (RequestID is redacted as it is read.)
+func (e *APIError) redact(secrets []secret.String) {
+	for _, f := range []*string{&e.Code, &e.Summary, &e.Link, &e.ID} {
+		*f = secret.Redact(*f, secrets...)
 	}
-	return s
+	for i := range e.Causes {
+		e.Causes[i] = secret.Redact(e.Causes[i], secrets...)
+	}
+}
+
+// redact does the same for the text of a success that credbatch shows or
+// stores; the secrets it issued count among the request's.
+func (r *Response) redact(secrets []secret.String) {
+	if !r.TempPassword.IsZero() || !r.ResetURL.IsZero() {
+		secrets = append(secrets[:len(secrets):len(secrets)], r.TempPassword, r.ResetURL)
+	}
+	r.UserStatus = secret.Redact(r.UserStatus, secrets...)
+	if u := r.User; u != nil {
+		u.Status = secret.Redact(u.Status, secrets...)
+		u.Login = secret.Redact(u.Login, secrets...)
+		u.Email = secret.Redact(u.Email, secrets...)
+		u.FirstName = secret.Redact(u.FirstName, secrets...)
+		u.LastName = secret.Redact(u.LastName, secrets...)
+		u.ProviderType = secret.Redact(u.ProviderType, secrets...)
+	}
 }

@@ -1,3 +1,5 @@
+//go:build crashpoints
+
 package runner
 
 import (
@@ -10,9 +12,11 @@ import (
 
 // Crash points let the kill tests stop the real binary at exact instants of
 // a run, as a power cut would: the process kills itself with SIGKILL (no
-// deferred code, no flush) the Nth time it reaches the named point. They are
-// armed only by the environment variable CREDBATCH_TEST_CRASH=POINT:N, which
-// only tests set; without it, crash is a single atomic load.
+// deferred code, no flush) the Nth time it reaches the named point. They
+// exist only in a binary built with -tags crashpoints (the kill tests of
+// cmd/credbatch build one); a release build has the no-op crash of
+// nocrashpoint.go. They are armed by the environment variable
+// CREDBATCH_TEST_CRASH=POINT:N; without it, crash is a single load.
 //
 // Points, in the order a password-checking row meets them:
 //

@@ -15,4 +15,24 @@
 // --halt-on) stops new work from starting while requests already on the wire
 // finish and are recorded; and hard, whose end (second Ctrl-C, a failed
 // journal write) abandons the requests on the wire — a resume settles them.
+// Each stage takes the contexts and channels it uses as arguments.
+//
+// One stage, one file:
+//
+//	runner.go      the wiring: Options, Input, New, Run; the feeder
+//	users.go       the Users rules: the token's own user and --exclude
+//	               (prepare), the resolvers and the login check, the
+//	               sequencer (exclusions, self, duplicates, one row per user
+//	               at a time)
+//	execute.go     the executors: a row's action sent, its outcome decided
+//	send.go        one request through the pacer and the retry policy
+//	record.go      the recorder: outcomes durable in the checkpoint, then
+//	               the report; --halt-on (trips) and --encrypt-to (seal)
+//	stop.go        the run's early ends: StopError, the stopper, the
+//	               systemic-403 rule
+//	call.go        an action as an Okta call; which actions repeat and which
+//	               hold a slot
+//	dryrun.go      a dry run's verdict from the user Okta returned
+//	crashpoint.go  the kill tests' crash points, built only with
+//	               -tags crashpoints (nocrashpoint.go otherwise)
 package runner

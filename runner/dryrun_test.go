@@ -152,3 +152,60 @@ func TestDryRunAgreesWithRealRun(t *testing.T) {
 		})
 	}
 }
+
+// A dry run writes would_succeed, would_fail or skipped for every row
+// (SPEC.md "Report"), also when its lookup fails: Okta answers 404, answers
+// 200 without a user, or answers for an ID that differs from the manifest's
+// in case (IDs are case-sensitive); and a duplicate after resolution. A real
+// run writes failed for the same rows (it looks up logins, and IDs that the
+// manifest gives no login for).
+func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
+	rows := []mrow{
+		0: {user: loginOf(1), action: string(jobs.ExpirePassword)},           // 200 without a user
+		1: {user: uid(2), action: string(jobs.ExpirePassword)},               // 200 for uid(2) in lower case
+		2: {user: "nobody@example.com", action: string(jobs.ExpirePassword)}, // 404
+		3: {user: uid(3), action: string(jobs.ExpirePassword)},
+		4: {user: loginOf(3), action: string(jobs.ExpirePassword)}, // the same user and action as row 3
+	}
+	rewrite := func(ri reqInfo, body map[string]any) {
+		switch ri.UserSeg {
+		case loginOf(1):
+			delete(body, "id")
+		case uid(2):
+			body["id"] = strings.ToLower(uid(2))
+		}
+	}
+	type want struct {
+		outcome report.Outcome
+		code    string
+	}
+	for _, c := range []struct {
+		dry  bool
+		want []want
+	}{
+		{true, []want{
+			{report.WouldFail, ""}, {report.WouldFail, report.CodeLoginMismatch}, {report.WouldFail, "E0000007"},
+			{report.WouldSucceed, ""}, {report.WouldFail, report.CodeDuplicateUser},
+		}},
+		{false, []want{
+			{report.Failed, ""}, {report.Failed, report.CodeLoginMismatch}, {report.Failed, "E0000007"},
+			{report.Succeeded, ""}, {report.Failed, report.CodeDuplicateUser},
+		}},
+	} {
+		t.Run(fmt.Sprintf("dry=%v", c.dry), func(t *testing.T) {
+			e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
+			e.prx.rewrite = rewrite
+			opt := baseOptions()
+			opt.DryRun = c.dry
+			r := e.run(rows, opt)
+			if r.err != nil {
+				t.Fatalf("Run: %v", r.err)
+			}
+			for k, w := range c.want {
+				if row := r.row(t, k); row.Outcome != w.outcome || row.ErrorCode != w.code {
+					t.Errorf("row %d: %s; want %s %q", k, describe(row), w.outcome, w.code)
+				}
+			}
+		})
+	}
+}

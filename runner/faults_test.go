@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -236,16 +237,7 @@ func TestClientErrorAfterPossiblyAppliedAttempt(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
-			e.prx.setPlan(func(ri reqInfo) fault {
-				switch {
-				case !ri.Action:
-					return fault{}
-				case ri.N == 1:
-					return c.first
-				default:
-					return forbidden
-				}
-			})
+			e.prx.setPlan(actionsPlan(firstAttempt, c.first, forbidden))
 			r := e.run([]mrow{rowFor(jobs.ExpirePassword, mkUser(1, emulator.StatusActive))}, baseOptions())
 			if r.err != nil {
 				t.Fatalf("Run: %v", r.err)
@@ -359,5 +351,41 @@ func TestTimeoutOnFirstAttempt(t *testing.T) {
 				t.Errorf("error_summary %q lacks %q", row.ErrorSummary, mayHaveApplied)
 			}
 		})
+	}
+}
+
+// A repeatable action's attempt applied with no answer, then Ctrl-C; the
+// resume's repeat gets a 4xx and ends in_doubt (the first attempt may have
+// applied), not failed.
+func TestEarlierAttemptAppliedAcrossRuns(t *testing.T) {
+	e := newEnv(t, emulator.Config{})
+	users := activeUsers(2)
+	f := e.prepare([]mrow{rowFor(jobs.ResetPassword, users[1])})
+	feed, stopFeed := context.WithCancel(context.Background())
+	defer stopFeed()
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Action && ri.N == 1 {
+			go func() { time.Sleep(200 * time.Millisecond); stopFeed() }()
+			return fault{kind: dropAfter}
+		}
+		if ri.Action {
+			return errAnswer(403, "E0000006", "You do not have permission to perform the requested action")
+		}
+		return fault{}
+	})
+	opt := baseOptions()
+	opt.BackoffMin, opt.BackoffMax = 5*time.Second, 5*time.Second
+	r1 := e.executeCtx(f, opt, e.token, feed, context.Background())
+	t.Logf("run1 err=%v rows=%d lastAttempt=%v", r1.err, len(r1.rows), r1.state.LastAttempt)
+	if len(r1.rows) != 0 {
+		t.Fatalf("the first run recorded %d rows, want the row pending", len(r1.rows))
+	}
+	r2 := e.execute(f, baseOptions())
+	if len(r2.rows) != 1 {
+		t.Fatalf("resume recorded %d rows, want 1", len(r2.rows))
+	}
+	row := r2.rows[0]
+	if row.Outcome != report.InDoubt || !strings.Contains(row.ErrorSummary, "may have applied") {
+		t.Errorf("resume's repeat got a 4xx after an attempt that may have applied: %s, want in_doubt", describe(row))
 	}
 }

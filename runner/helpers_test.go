@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,18 +69,21 @@ func activeUsers(n int) []emulator.User {
 // ---------------------------------------------------------------- manifest
 
 var manifestColumns = []string{"user", "action", "send_email", "revoke_sessions", "strict",
-	"old_password", "new_password", "password", "recovery_question", "recovery_answer"}
+	"old_password", "new_password", "password", "recovery_question", "recovery_answer",
+	"login", "email", "first_name", "last_name"}
 
 // mrow is one manifest row.
 type mrow struct {
 	user, action                                       string
 	sendEmail, revokeSessions, strict                  string
 	oldPassword, newPassword, password, question, answ string
+	login, email, first, last                          string // informational
 }
 
 func (r mrow) cells() []string {
 	return []string{r.user, r.action, r.sendEmail, r.revokeSessions, r.strict,
-		r.oldPassword, r.newPassword, r.password, r.question, r.answ}
+		r.oldPassword, r.newPassword, r.password, r.question, r.answ,
+		r.login, r.email, r.first, r.last}
 }
 
 // rowFor returns a valid row of action a for user u (named by ID), with the
@@ -154,6 +155,9 @@ type fault struct {
 	code    string
 	summary string
 	delay   time.Duration
+	// retryAfter, on an answer: a Retry-After header of that many seconds
+	// (and, on a 429, a window with nothing left).
+	retryAfter time.Duration
 }
 
 func errAnswer(status int, code, summary string) fault {
@@ -201,8 +205,26 @@ func (p *proxy) setPlan(f func(ri reqInfo) fault) {
 	p.mu.Unlock()
 }
 
-func userSeg(path string) string {
-	rest, ok := strings.CutPrefix(path, "/api/v1/users/")
+// actionsPlan is a proxy plan: lookups pass; an action request gets f when
+// match says so, rest otherwise.
+func actionsPlan(match func(ri reqInfo) bool, f, rest fault) func(ri reqInfo) fault {
+	return func(ri reqInfo) fault {
+		switch {
+		case !ri.Action:
+			return fault{}
+		case match(ri):
+			return f
+		default:
+			return rest
+		}
+	}
+}
+
+// firstAttempt matches each user's first action request.
+func firstAttempt(ri reqInfo) bool { return ri.N == 1 }
+
+func userSeg(urlPath string) string {
+	rest, ok := strings.CutPrefix(urlPath, "/api/v1/users/")
 	if !ok {
 		return ""
 	}
@@ -309,6 +331,14 @@ func writeOktaError(w http.ResponseWriter, reqID string, f fault) {
 	h.Set("X-Rate-Limit-Limit", strconv.Itoa(emulator.UnlimitedLimit))
 	h.Set("X-Rate-Limit-Remaining", strconv.Itoa(emulator.UnlimitedLimit-1))
 	h.Set("X-Rate-Limit-Reset", strconv.FormatInt((now.Unix()/60+1)*60, 10))
+	if f.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(f.retryAfter/time.Second)))
+		if f.status == http.StatusTooManyRequests {
+			h.Set("X-Rate-Limit-Limit", "600")
+			h.Set("X-Rate-Limit-Remaining", "0")
+			h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Add(f.retryAfter).Unix(), 10))
+		}
+	}
 	w.WriteHeader(f.status)
 	summary := f.summary
 	if summary == "" {
@@ -640,6 +670,23 @@ func (e *env) executeCtx(f *files, opt runner.Options, token string, feed, hard 
 	return out
 }
 
+// ran is what one Run returned.
+type ran struct {
+	res *runner.Result
+	err error
+}
+
+// runInBackground starts r.Run(ctx, ctx); what it returns arrives on the
+// channel.
+func runInBackground(ctx context.Context, r *runner.Runner) <-chan ran {
+	done := make(chan ran, 1)
+	go func() {
+		res, err := r.Run(ctx, ctx)
+		done <- ran{res, err}
+	}()
+	return done
+}
+
 // run is prepare then execute.
 func (e *env) run(rows []mrow, opt runner.Options) *result {
 	e.t.Helper()
@@ -692,20 +739,4 @@ func orgActions(org *emulator.Org, userID string) []emulator.LogEntry {
 func describe(r *report.Row) string {
 	return fmt.Sprintf("line %d %s %s: outcome %s http %d code %q summary %q attempts %d",
 		r.Line, r.User, r.Action, r.Outcome, r.HTTPStatus, r.ErrorCode, r.ErrorSummary, r.Attempts)
-}
-
-var _ = io.Discard
-
-// TestClaimKeyIsFNV1a: the hand-written hash is hash/fnv's FNV-1a over
-// user ID, a zero byte and action.
-func TestClaimKeyIsFNV1a(t *testing.T) {
-	for _, c := range [][2]string{{"", ""}, {"00u1", "expire_password"}, {"00uABCDEFGHIJKLMNOPQ", "change_password"}, {"a\x00b", "c"}} {
-		h := fnv.New64a()
-		h.Write([]byte(c[0]))
-		h.Write([]byte{0})
-		h.Write([]byte(c[1]))
-		if got, want := runner.ClaimKey(c[0], c[1]), h.Sum64(); got != want {
-			t.Errorf("ClaimKey(%q, %q) = %#x, want %#x", c[0], c[1], got, want)
-		}
-	}
 }

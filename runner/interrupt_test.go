@@ -3,6 +3,9 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +152,63 @@ func TestHardStopThenResumeSettlesInDoubt(t *testing.T) {
 		if got := len(e.prx.actions(uid(k + 1))); got != 1 && (got != 0 || want != report.InDoubt) {
 			t.Errorf("%s: %d requests over both runs, want 1", uid(k+1), got)
 		}
+	}
+}
+
+// cancelOnClose calls cancel once the body it wraps is closed: the answer
+// has been read in full.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel(); return err }
+
+// rtFunc is a RoundTripper written as a function.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The 2nd Ctrl-C lands just after a change_password 200 was read in full:
+// an answer that arrived is decided and recorded, and the resume does not
+// send change_password again.
+func TestSecondInterruptAfterAnswerRecordsIt(t *testing.T) {
+	e := newEnv(t, emulator.Config{})
+	feed, stopFeed := context.WithCancel(context.Background())
+	hard, stopHard := context.WithCancel(context.Background())
+	defer stopFeed()
+	defer stopHard()
+	e.roundTripper = func(next http.RoundTripper) http.RoundTripper {
+		return rtFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := next.RoundTrip(r)
+			if err == nil && r.Method == "POST" && strings.Contains(r.URL.Path, "change_password") {
+				resp.Body = &cancelOnClose{resp.Body, func() { stopFeed(); stopHard() }}
+			}
+			return resp, err
+		})
+	}
+	users := activeUsers(2)
+	f := e.prepare([]mrow{rowFor(jobs.ChangePassword, users[1])})
+	r := e.executeCtx(f, baseOptions(), e.token, feed, hard)
+	t.Logf("run1 err=%v rows=%d lastAttempt=%v", r.err, len(r.rows), r.state.LastAttempt)
+	ctx := context.Background()
+	r2 := e.executeCtx(f, baseOptions(), e.token, ctx, ctx)
+	for _, row := range r2.rows {
+		t.Logf("after resume: %s", describe(row))
+	}
+	n := 0
+	for _, l := range e.org.Log() {
+		if l.Op == "changePassword" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("change_password sent %d times, want exactly 1", n)
+	}
+	if len(r.rows) != 1 {
+		t.Fatalf("the interrupted run recorded %d rows, want its answered row", len(r.rows))
+	}
+	if len(r2.rows) != 1 || r2.rows[0].Outcome != report.Succeeded {
+		t.Fatalf("the report after the resume has %d rows (%v), want the one row succeeded", len(r2.rows), r2.rows)
 	}
 }

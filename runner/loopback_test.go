@@ -58,12 +58,12 @@ func newLoopbackVia(tb testing.TB, cfg emulator.Config, action jobs.Action, dir 
 	if w.Flush(); w.Error() != nil {
 		tb.Fatal(w.Error())
 	}
-	path := filepath.Join(dir, "m.csv")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+	manifest := filepath.Join(dir, "m.csv")
+	if err := os.WriteFile(manifest, []byte(sb.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	var err error
-	if lb.m, err = jobs.Open(path); err != nil {
+	if lb.m, err = jobs.Open(manifest); err != nil {
 		tb.Fatal(err)
 	}
 	sum, err := lb.m.Validate(jobs.Defaults{})

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,24 +19,9 @@ import (
 	"github.com/credbatch/credbatch/runner/pace"
 )
 
-// ErrStopped is wrapped by the error Run returns when it stopped on purpose
-// (401, systemic 403, --halt-on): exit status 3. The unsent rows stay pending.
-var ErrStopped = errors.New("run stopped")
-
 // ErrLocal is wrapped by the error Run returns when a local write failed
 // (checkpoint or report): exit status 4.
 var ErrLocal = errors.New("local failure")
-
-// StopError says why a run stopped on purpose and what fixes it.
-type StopError struct {
-	Reason string // what happened, e.g. "Okta answered 401 E0000011"
-	Hint   string // what to do before rerunning the same command
-}
-
-func (e *StopError) Error() string { return "stopped: " + e.Reason }
-
-// Is makes errors.Is(err, ErrStopped) true.
-func (e *StopError) Is(target error) bool { return target == ErrStopped }
 
 // Journal is what the runner needs of the checkpoint: durable records.
 type Journal interface {
@@ -65,10 +48,18 @@ type Options struct {
 	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
 	DryRun     bool
 	Exclude    []string // user IDs and logins never to touch
+	// ExcludeAt says where each Exclude entry came from ("FILE:LINE"; keys
+	// as given, logins lower-cased), for the warning about an entry that
+	// matches no user.
+	ExcludeAt map[string]string
 	// MatchShortNames accepts a login that Okta resolved by its short name
 	// (the manifest's "jsmith" found "jsmith@corp.example"); without it such
 	// a row fails CB_LOGIN_MISMATCH and nothing is sent for it.
 	MatchShortNames bool
+	// MaxWait bounds a rate-limit pause: Okta asking to wait longer (a
+	// Retry-After or Reset past it) stops the run (exit 3), naming when.
+	// 0: 15 minutes; negative: no bound.
+	MaxWait time.Duration
 	// OwnerID is the token's own user when the caller already learned it
 	// (the command's check of the org, GET /api/v1/users/me); empty: the
 	// runner asks Okta itself before anything is sent.
@@ -97,6 +88,7 @@ type Prior struct {
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
 	Claims   map[uint64]int             // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
+	Counts   map[string]int             // outcome -> rows, of the rows Done holds (for progress)
 }
 
 // Input is what one invocation runs.
@@ -123,7 +115,12 @@ type Result struct {
 
 // Progress is a snapshot for the progress display.
 type Progress struct {
-	Done, Total int64
+	Done, Total int64 // this invocation's rows: finished, and to finish
+	Before      int64 // rows finished by earlier runs of the same checkpoint
+	DryRun      bool
+	// Counts are the whole run's outcomes so far, earlier runs included, so
+	// progress never contradicts the final line.
+	Counts      map[report.Outcome]int64
 	Requests    int64
 	RateLimited int64
 	Paused      []pace.PauseInfo
@@ -144,30 +141,26 @@ type Runner struct {
 	requests    atomic.Int64
 	rateLimited atomic.Int64
 
-	feedCtx    context.Context
-	stopFeed   context.CancelCauseFunc
-	hardCtx    context.Context
-	stopMu     sync.Mutex
-	stopErr    error
+	halt stopper  // ends the feeding, or the run, early (stop.go); armed by Run
+	sys  systemic // the systemic-403 rule's watch over the actions' answers (stop.go)
+
+	// The Users rules (users.go): set by prepare, only read afterwards.
 	meID       string
 	excludeIDs map[string]bool
 	excludeLog map[string]string // excluded login (lower case) -> its user ID once looked up
 
-	mu          sync.Mutex // guards below
+	mu sync.Mutex // guards below
+	// What was recorded (record.go's recorder; statusCount: execute.go).
 	counts      map[report.Outcome]int
 	byCode      map[string]int
 	statusCount map[string]int
-	ended       int  // rows handed to the recorder failed or in_doubt
-	decided     int  // rows handed to the recorder
-	tripped     bool // a row tripped --halt-on
-	finished    int  // jobs that got an HTTP answer to their action
-	all403      bool
-	claims      map[uint64]int // hash(userID, action) -> line
-	chains      map[string]chan struct{}
-
-	recCh chan recItem
-	slots chan struct{}           // holdsSlot rows sent and not yet durable, at most Workers
-	abort context.CancelCauseFunc // ends hardCtx: a failed journal write
+	// --halt-on (record.go's trips).
+	ended   int  // rows handed to the recorder failed or in_doubt
+	decided int  // rows handed to the recorder
+	tripped bool // a row tripped --halt-on
+	// Duplicates and one row per user at a time (users.go's sequence, finish).
+	claims map[uint64]int           // ClaimKey(userID, action) -> line
+	chains map[string]chan struct{} // user ID -> the done of its last row sequenced
 }
 
 // New prepares a run.
@@ -201,13 +194,13 @@ func New(opt Options, in Input) *Runner {
 		debug: opt.Logger.Enabled(context.Background(), slog.LevelDebug),
 		pacer: pace.New(pace.Config{
 			Rate: opt.Rate, Burst: opt.Burst, MaxShare: opt.MaxShare, Workers: opt.Workers,
+			MaxWait: opt.MaxWait,
 		}),
 		counts:      map[report.Outcome]int{},
 		byCode:      map[string]int{},
 		statusCount: map[string]int{},
 		claims:      map[uint64]int{},
 		chains:      map[string]chan struct{}{},
-		all403:      true,
 		excludeIDs:  map[string]bool{},
 		excludeLog:  map[string]string{},
 	}
@@ -217,30 +210,22 @@ func New(opt Options, in Input) *Runner {
 
 // Progress returns a snapshot; safe from any goroutine.
 func (r *Runner) Progress() Progress {
-	return Progress{
+	p := Progress{
 		Done: r.done.Load(), Total: r.total.Load(),
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
-		Paused: r.pacer.Paused(),
+		Paused: r.pacer.Paused(), DryRun: r.opt.DryRun,
+		Counts: make(map[report.Outcome]int64, 8),
 	}
-}
-
-// ClaimKey is the 64-bit hash under which a (user ID, action) pair is
-// claimed: a second row with the same pair after resolution is a duplicate.
-func ClaimKey(userID, action string) uint64 { return claimKey(userID, action) }
-
-// claimKey is FNV-1a over userID, a zero byte and action (hash/fnv's New64a,
-// written out so that a row pays no allocation for it).
-func claimKey(userID, action string) uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for i := 0; i < len(userID); i++ {
-		h = (h ^ uint64(userID[i])) * prime
+	p.Before = int64(r.in.Rows) - p.Total
+	for k, v := range r.in.Prior.Counts {
+		p.Counts[report.Outcome(k)] += int64(v)
 	}
-	h *= prime // the zero byte: h ^ 0 == h
-	for i := 0; i < len(action); i++ {
-		h = (h ^ uint64(action[i])) * prime
+	r.mu.Lock()
+	for k, v := range r.counts {
+		p.Counts[k] += int64(v)
 	}
-	return h
+	r.mu.Unlock()
+	return p
 }
 
 // task is one row on its way through the pipeline.
@@ -257,7 +242,7 @@ type task struct {
 	attempts int // attempts in earlier runs
 	started  time.Time
 	queued   bool // handed to the recorder, which finishes it once durable
-	slot     bool // holds one of r.slots (sent, not yet durable)
+	slot     bool // holds one of the recorder's slots (sent, not yet durable)
 	// priorApplied: an attempt of an earlier run may have applied (a
 	// repeatable action that was on the wire when that run stopped).
 	priorApplied bool
@@ -267,152 +252,62 @@ type task struct {
 // abandons the requests on the wire (second Ctrl-C). It returns what this
 // invocation did and, when it did not finish, why: a StopError (exit 3), an
 // error wrapping ErrLocal (exit 4), or the cause of feed's end.
+//
+// The stages are goroutines joined by channels: feed (one) -> resolveRows
+// (Workers) -> sequencer (one) -> executor (Workers) -> recorder (one). Rows
+// stop moving between stages at pipe's end (the errgroup's context: hard's
+// end or a stage's error); no new row is fed and no new request starts at
+// feed's end; a request on the wire is abandoned only at hard's end.
 func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	start := r.now()
-	r.hardCtx, r.abort = context.WithCancelCause(hard)
-	defer r.abort(nil)
-	r.feedCtx, r.stopFeed = context.WithCancelCause(feed)
-	defer r.stopFeed(nil)
+	hardCtx, endHard := context.WithCancelCause(hard)
+	defer endHard(nil)
+	feedCtx, endFeed := context.WithCancelCause(feed)
+	defer endFeed(nil)
+	r.halt.arm(r.log, endFeed, endHard)
 
-	if err := r.prepare(); err != nil {
+	if err := r.prepare(feedCtx, hardCtx); err != nil {
 		return r.result(start), err
 	}
 
-	g, gctx := errgroup.WithContext(r.hardCtx)
-	window := make(chan struct{}, 4*r.opt.Workers+16)
-	resolveCh := make(chan *task, r.opt.Workers)
-	resolvedCh := make(chan *task, r.opt.Workers)
-	execCh := make(chan *task, r.opt.Workers)
-	r.recCh = make(chan recItem, 8*r.opt.Workers+64)
-	r.slots = make(chan struct{}, r.opt.Workers)
+	g, pipe := errgroup.WithContext(hardCtx)
+	window := make(chan struct{}, 4*r.opt.Workers+16) // rows fed and not yet sequenced
+	toResolve := make(chan *task, r.opt.Workers)
+	resolved := make(chan *task, r.opt.Workers)
+	toExecute := make(chan *task, r.opt.Workers)
+	q := recQueue{
+		rows:  make(chan recItem, 8*r.opt.Workers+64),
+		slots: make(chan struct{}, r.opt.Workers),
+	}
 
 	// The recorder: the one goroutine that writes the report.
 	recDone := make(chan error, 1)
-	go func() { recDone <- r.recorder() }()
+	go func() { recDone <- r.recorder(q) }()
 
-	// Feeder: manifest order, finished rows skipped.
-	var resolvers sync.WaitGroup // the feeder and the resolvers: resolvedCh's senders
-	resolvers.Add(1)
+	var senders sync.WaitGroup // the feeder and the resolvers: resolved's senders
+	senders.Add(1 + r.opt.Workers)
 	g.Go(func() error {
-		defer resolvers.Done()
-		defer close(resolveCh)
-		var seq int64
-		err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
-			if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
-				if r.in.Prior.Finished == 0 {
-					r.total.Add(-1)
-				}
-				return nil
-			}
-			select {
-			case window <- struct{}{}:
-			case <-r.feedCtx.Done():
-				return errFeedStopped
-			case <-gctx.Done():
-				return errFeedStopped
-			}
-			t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
-			seq++
-			if a, ok := r.in.Prior.InFlight[j.Line]; ok {
-				if j.Action.ChecksPassword() {
-					t.settle = true
-					t.userID = a.UserID
-				} else {
-					// Repeated, but a 4xx now, or retries running out,
-					// ends in_doubt: the earlier attempt may have applied.
-					t.priorApplied = true
-				}
-				if t.started.IsZero() {
-					t.started = a.At
-				}
-			}
-			// A row that needs no lookup (a user ID, outside a dry run)
-			// skips the resolvers: one hand-off less per row.
-			to := resolveCh
-			if r.resolveLocally(t) {
-				to = resolvedCh
-			}
-			select {
-			case to <- t:
-				return nil
-			case <-gctx.Done():
-				return errFeedStopped
-			}
-		})
-		if errors.Is(err, errFeedStopped) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: reading the manifest: %w", ErrLocal, err)
-		}
-		return nil
+		defer senders.Done()
+		return r.feed(feedCtx, pipe, window, toResolve, resolved)
 	})
-
-	// Resolvers: logins to IDs (and, in a dry run, every user's state).
 	for range r.opt.Workers {
-		resolvers.Add(1)
 		g.Go(func() error {
-			defer resolvers.Done()
-			for t := range resolveCh {
-				r.resolve(t)
-				select {
-				case resolvedCh <- t:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			return nil
+			defer senders.Done()
+			return r.resolveRows(feedCtx, hardCtx, pipe, toResolve, resolved)
 		})
 	}
 	g.Go(func() error {
-		resolvers.Wait()
-		close(resolvedCh)
+		senders.Wait()
+		close(resolved)
 		return nil
 	})
-
-	// Sequencer: the Users rules, in manifest order.
-	g.Go(func() error {
-		defer close(execCh)
-		held := map[int64]*task{} // rows that arrived before an earlier one
-		var next int64
-		for t := range resolvedCh {
-			if t.seq != next {
-				held[t.seq] = t
-				continue
-			}
-			for t != nil {
-				next++
-				<-window
-				if !t.pending {
-					r.sequence(t)
-					select {
-					case execCh <- t:
-					case <-gctx.Done():
-						return gctx.Err()
-					}
-				}
-				if t = held[next]; t != nil {
-					delete(held, next)
-				}
-			}
-		}
-		return nil
-	})
-
-	// Executors.
+	g.Go(func() error { return r.sequencer(pipe, window, resolved, toExecute) })
 	for range r.opt.Workers {
-		g.Go(func() error {
-			for t := range execCh {
-				if err := r.execute(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return r.executor(feedCtx, hardCtx, toExecute, q) })
 	}
 
 	gerr := g.Wait()
-	close(r.recCh)
+	close(q.rows)
 	recErr := <-recDone
 
 	res := r.result(start)
@@ -430,13 +325,71 @@ func (r *Runner) Run(feed, hard context.Context) (*Result, error) {
 	case gerr != nil:
 		return res, gerr
 	}
-	if err := r.stopError(); err != nil {
+	if err := r.halt.stopError(); err != nil {
 		return res, err
 	}
 	if feed.Err() != nil {
 		return res, context.Cause(feed)
 	}
 	return res, nil
+}
+
+// feed sends the manifest's rows in order, finished ones skipped, to
+// toResolve, or straight to resolved when no lookup is needed; it closes
+// toResolve. A row enters window first: at most cap(window) rows are between
+// the feeder and the sequencer. It stops at feed's end or pipe's.
+func (r *Runner) feed(feed, pipe context.Context, window chan<- struct{}, toResolve, resolved chan<- *task) error {
+	defer close(toResolve)
+	var seq int64
+	err := r.in.Manifest.Each(r.in.Defaults, func(j *jobs.Job) error {
+		if r.in.Prior.Done != nil && r.in.Prior.Done(j.Line) {
+			if r.in.Prior.Finished == 0 {
+				r.total.Add(-1)
+			}
+			return nil
+		}
+		select {
+		case window <- struct{}{}:
+		case <-feed.Done():
+			return errFeedStopped
+		case <-pipe.Done():
+			return errFeedStopped
+		}
+		t := &task{job: *j, seq: seq, attempts: r.in.Prior.Attempts[j.Line], started: r.in.Prior.FirstAt[j.Line]}
+		seq++
+		if a, ok := r.in.Prior.InFlight[j.Line]; ok {
+			if j.Action.ChecksPassword() {
+				t.settle = true
+				t.userID = a.UserID
+			} else {
+				// Repeated, but a 4xx now, or retries running out,
+				// ends in_doubt: the earlier attempt may have applied.
+				t.priorApplied = true
+			}
+			if t.started.IsZero() {
+				t.started = a.At
+			}
+		}
+		// A row that needs no lookup (a user ID, outside a dry run)
+		// skips the resolvers: one hand-off less per row.
+		to := toResolve
+		if r.resolveLocally(feed, t) {
+			to = resolved
+		}
+		select {
+		case to <- t:
+			return nil
+		case <-pipe.Done():
+			return errFeedStopped
+		}
+	})
+	if errors.Is(err, errFeedStopped) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: reading the manifest: %w", ErrLocal, err)
+	}
+	return nil
 }
 
 var errFeedStopped = errors.New("feeding stopped")
@@ -465,873 +418,4 @@ func (r *Runner) result(start time.Time) *Result {
 		res.Pending = 0
 	}
 	return res
-}
-
-// stop ends feeding for a reason of the run's own (exit 3). The first wins.
-func (r *Runner) stop(err *StopError) {
-	r.stopMu.Lock()
-	if r.stopErr == nil {
-		r.stopErr = err
-		r.log.Warn("stopping: no new requests will start", "reason", err.Reason)
-	}
-	r.stopMu.Unlock()
-	r.stopFeed(err)
-}
-
-// whyStopped is the reason a request of prepare was left unsent: the run's
-// own stop, else the end of feeding.
-func (r *Runner) whyStopped() error {
-	if err := r.stopError(); err != nil {
-		return err
-	}
-	return context.Cause(r.feedCtx)
-}
-
-func (r *Runner) stopError() error {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	return r.stopErr
-}
-
-// prepare learns the token's own user and resolves the exclusion list.
-func (r *Runner) prepare() error {
-	for _, e := range r.opt.Exclude {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if isUserID(e) {
-			r.excludeIDs[e] = true
-		} else {
-			r.excludeLog[strings.ToLower(e)] = ""
-		}
-	}
-	if r.in.Prior.Claims != nil {
-		r.claims = r.in.Prior.Claims
-	}
-	// The token's own user is never touched.
-	if r.opt.OwnerID != "" {
-		r.meID = r.opt.OwnerID
-		return r.resolveExcluded()
-	}
-	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
-		return r.in.Client.GetMe(ctx, o)
-	}, nil, nil, false)
-	if res.pending {
-		return r.whyStopped()
-	}
-	if res.resp != nil && res.resp.User != nil {
-		r.meID = res.resp.User.ID
-	} else if res.err != nil {
-		// A client-credentials token has no user: Okta answers 404 or 403
-		// here. An API token always has one: not knowing it, the run could
-		// touch it, so it stops before anything is sent.
-		ae := asError[*okta.APIError](res.err)
-		noUser := ae != nil && (ae.HTTPStatus == 404 || ae.HTTPStatus == 403)
-		if !noUser || !r.opt.TokenMayHaveNoUser {
-			return &StopError{
-				Reason: fmt.Sprintf("could not learn which user the token belongs to (GET /api/v1/users/me), so that user could not be kept safe: %v", res.err),
-				Hint:   "rerun the same command once Okta answers GET /api/v1/users/me for this token",
-			}
-		}
-	}
-	return r.resolveExcluded()
-}
-
-// resolveExcluded looks up the excluded logins, so a row naming such a user
-// by ID is excluded too.
-func (r *Runner) resolveExcluded() error {
-	for login := range r.excludeLog {
-		res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
-			return r.in.Client.GetUser(ctx, login, o)
-		}, nil, nil, false)
-		if res.pending {
-			return r.whyStopped()
-		}
-		if res.resp != nil && res.resp.User != nil {
-			r.excludeIDs[res.resp.User.ID] = true
-			r.excludeLog[login] = res.resp.User.ID
-			continue
-		}
-		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
-			continue // no such user: a row naming it by login is still excluded
-		}
-		// An excluded user we cannot identify could be touched through a
-		// row that names it by ID: stop before anything is sent.
-		return &StopError{
-			Reason: fmt.Sprintf("could not look up an --exclude user, so its rows could not be kept safe: %v", res.err),
-			Hint:   "rerun the same command once Okta answers GET /api/v1/users for it again",
-		}
-	}
-	return nil
-}
-
-// loginMatches reports whether Okta's profile.login is the login the
-// manifest named: equal ignoring case (SPEC.md "Users"). With short names
-// allowed, a manifest value without "@" also matches the part of the
-// resolved login before its "@", as Okta itself resolves it; a value with an
-// "@" must always match whole.
-func loginMatches(manifest, resolved string, shortNames bool) bool {
-	if strings.EqualFold(manifest, resolved) {
-		return true
-	}
-	if !shortNames || strings.Contains(manifest, "@") {
-		return false
-	}
-	at := strings.IndexByte(resolved, '@')
-	return at > 0 && strings.EqualFold(manifest, resolved[:at])
-}
-
-// resolve turns the row's user into an Okta ID (GET for logins; GET for
-// every row in a dry run).
-func (r *Runner) resolve(t *task) {
-	if r.resolveLocally(t) {
-		return
-	}
-	j := &t.job
-	res := r.send(pace.Get, true, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
-		return r.in.Client.GetUser(ctx, j.User, o)
-	}, nil, nil, false)
-	if res.pending {
-		t.pending = true
-		return
-	}
-	if res.err != nil {
-		row := r.baseRow(t)
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
-		fillError(row, res.err, false)
-		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
-			row.ErrorSummary = "user not found: " + row.ErrorSummary
-		}
-		t.row = row
-		return
-	}
-	u := res.resp.User
-	if u == nil {
-		row := r.baseRow(t)
-		row.Outcome = report.Failed
-		row.ErrorSummary = "Okta's answer to GET /api/v1/users carried no user"
-		t.row = row
-		return
-	}
-	t.userID = u.ID
-	if !j.UserIsID && !loginMatches(j.User, u.Login, r.opt.MatchShortNames) {
-		row := r.baseRow(t)
-		row.UserID = u.ID
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
-		row.ErrorCode = report.CodeLoginMismatch
-		row.ErrorSummary = "Okta resolved this login to a user whose login is different; nothing was sent for this row"
-		if loginMatches(j.User, u.Login, true) {
-			row.ErrorSummary = "Okta resolved this short name to a user with a longer login; nothing was sent for this row (write the full login, or rerun with --match-short-names)"
-		}
-		t.row = row
-		return
-	}
-	if j.UserIsID && u.ID != j.User {
-		// IDs are case-sensitive: Okta must not answer for another ID.
-		row := r.baseRow(t)
-		row.Outcome = report.WouldFail
-		row.ErrorCode = report.CodeLoginMismatch
-		row.ErrorSummary = "Okta answered with a different user ID"
-		t.row = row
-		return
-	}
-	t.user = u
-}
-
-// resolveLocally resolves the row when no lookup is needed (a user ID
-// outside a dry run, a row to settle, a login on the --exclude list, a
-// stopped feed) and reports whether it did.
-func (r *Runner) resolveLocally(t *task) bool {
-	if r.feedCtx.Err() != nil {
-		t.pending = true
-		return true
-	}
-	if t.settle {
-		return true
-	}
-	j := &t.job
-	if id, ok := r.excludedLogin(j); ok {
-		// Excluded by login: skipped without a lookup of its own (so a
-		// login Okta does not know still ends skipped).
-		t.userID = id
-		row := r.baseRow(t)
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is on the --exclude list"
-		t.row = row
-		return true
-	}
-	if j.UserIsID && !r.opt.DryRun {
-		t.userID = j.User
-		return true
-	}
-	return false
-}
-
-// excludedLogin returns the user ID of a row that names, by login, a user
-// on the --exclude list.
-func (r *Runner) excludedLogin(j *jobs.Job) (string, bool) {
-	if j.UserIsID || len(r.excludeLog) == 0 {
-		return "", false
-	}
-	id, ok := r.excludeLog[strings.ToLower(j.User)]
-	return id, ok
-}
-
-// sequence applies, in manifest order, the exclusion, self, duplicate and
-// one-row-per-user-at-a-time rules.
-func (r *Runner) sequence(t *task) {
-	if t.row != nil || t.pending {
-		return // a row that failed its login check claims no user
-	}
-	j := &t.job
-	if t.settle {
-		// On the wire when a run stopped: it ends in_doubt whatever the
-		// lists say now. It still claims its user.
-		r.mu.Lock()
-		r.claims[claimKey(t.userID, string(j.Action))] = j.Line
-		r.mu.Unlock()
-		return
-	}
-	if _, byLogin := r.excludedLogin(j); r.excludeIDs[t.userID] || byLogin {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is on the --exclude list"
-		t.row = row
-		return
-	}
-	if r.meID != "" && t.userID == r.meID {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		row.Outcome = report.Skipped
-		row.ErrorSummary = "user is the API token's own user: credbatch never changes it"
-		t.row = row
-		return
-	}
-	key := claimKey(t.userID, string(j.Action))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if first, dup := r.claims[key]; dup && first != j.Line {
-		row := r.baseRow(t)
-		row.UserID = t.userID
-		if r.opt.DryRun {
-			row.Outcome = report.WouldFail
-		} else {
-			row.Outcome = report.Failed
-		}
-		row.ErrorCode = report.CodeDuplicateUser
-		row.ErrorSummary = fmt.Sprintf("line %d already has %s for this user (after resolving logins); not sent again", first, j.Action)
-		t.row = row
-		return
-	}
-	r.claims[key] = j.Line
-	t.prev = r.chains[t.userID]
-	t.done = make(chan struct{})
-	r.chains[t.userID] = t.done
-}
-
-// finish releases the next row of the same user.
-func (r *Runner) finish(t *task) {
-	if t.slot {
-		t.slot = false
-		<-r.slots
-	}
-	if t.done == nil {
-		return
-	}
-	r.mu.Lock()
-	if r.chains[t.userID] == t.done {
-		delete(r.chains, t.userID)
-	}
-	r.mu.Unlock()
-	close(t.done)
-}
-
-func (r *Runner) baseRow(t *task) *report.Row {
-	return &report.Row{
-		Line: t.job.Line, User: t.job.User, UserID: t.userID, Action: string(t.job.Action),
-		Attempts: t.attempts, StartedAt: t.started,
-	}
-}
-
-// execute sends the row's action (or records what was decided) and records
-// the outcome. It returns an error only for a local failure.
-func (r *Runner) execute(t *task) error {
-	defer func() {
-		if !t.queued {
-			r.finish(t) // not recorded: release the user's next row now
-		}
-	}()
-	err := r.executeRow(t)
-	if errors.Is(err, errTripped) {
-		return nil // pending
-	}
-	return err
-}
-
-func (r *Runner) executeRow(t *task) error {
-	if t.prev != nil {
-		select {
-		case <-t.prev:
-		case <-r.hardCtx.Done():
-			return nil
-		}
-	}
-	if t.row != nil {
-		return r.record(t, t.row)
-	}
-	row := r.baseRow(t)
-	if t.settle {
-		row.Outcome = report.InDoubt
-		row.ErrorSummary = "an earlier attempt may have applied: the run stopped while the request was on the wire, and this action is not safe to repeat; check the user in Okta"
-		return r.record(t, row)
-	}
-	if r.opt.DryRun {
-		ok, reason := dryRunVerdict(t.job.Action, t.user)
-		row.UserStatus = t.user.Status
-		if ok {
-			row.Outcome = report.WouldSucceed
-		} else {
-			row.Outcome = report.WouldFail
-			row.ErrorSummary = reason
-		}
-		r.mu.Lock()
-		r.statusCount[t.user.Status]++
-		r.mu.Unlock()
-		return r.record(t, row)
-	}
-	if r.feedCtx.Err() != nil {
-		return nil // pending
-	}
-	j := &t.job
-	rep := repeatable(j.Action)
-	// Attempts of password-checking actions are durable before the POST (a
-	// crash then resumes in_doubt, never as a second attempt); those of the
-	// repeatable ones are noted without waiting, only so the report's
-	// attempts and started_at cover every run.
-	journalAttempt := func(n int) error {
-		a := checkpoint.Attempt{Line: j.Line, UserID: t.userID, N: t.attempts + n, At: r.now()}
-		var err error
-		if rep {
-			err = r.in.Journal.Note(a)
-		} else {
-			err = r.in.Journal.Attempt(a)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: recording an attempt: %w", ErrLocal, err)
-		}
-		return nil
-	}
-	// Most rows hold a slot from before their first attempt until their
-	// outcome is durable (holdsSlot): a crash leaves at most --workers of
-	// them answered but unrecorded. expire_password and clear_sessions rows
-	// move on at once; the recorder's batch and queue bound how many wait.
-	if holdsSlot(j.Action) {
-		select {
-		case r.slots <- struct{}{}:
-			t.slot = true
-		case <-r.feedCtx.Done():
-			return nil // pending
-		}
-	}
-	res := r.send(pace.Post, rep, func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
-		return callAction(ctx, r.in.Client, j, t.userID, o)
-	}, journalAttempt, &systemic{r: r}, t.priorApplied)
-	if res.localErr != nil {
-		r.stopFeed(res.localErr)
-		return res.localErr
-	}
-	release := func() error {
-		if res.sent > 0 && !res.mayHaveApplied {
-			// Answered without effect (401, 503, 429, a 4xx, never
-			// written): the row is plainly pending, and a resume sends it.
-			if err := r.in.Journal.Release(j.Line); err != nil {
-				err = fmt.Errorf("%w: recording line %d as pending: %w", ErrLocal, j.Line, err)
-				r.stopFeed(err)
-				return err
-			}
-		}
-		return nil
-	}
-	if res.pending {
-		return release()
-	}
-	row.Attempts = t.attempts + res.sent
-	if row.StartedAt.IsZero() {
-		row.StartedAt = res.started
-	}
-	switch res.verdict {
-	case pace.Success:
-		row.Outcome = report.Succeeded
-		resp := res.resp
-		row.HTTPStatus = resp.HTTPStatus
-		row.OktaRequestID = resp.RequestID
-		row.TempPassword = resp.TempPassword
-		row.ResetURL = resp.ResetURL
-		row.UserStatus = resp.UserStatus
-		if row.UserStatus == "" {
-			row.UserStatus = documentedStatus(j.Action)
-		}
-	case pace.InDoubt:
-		row.Outcome = report.InDoubt
-		fillError(row, res.err, true)
-	default:
-		row.Outcome = report.Failed
-		fillError(row, res.err, false)
-	}
-	err := r.record(t, row)
-	if errors.Is(err, errTripped) {
-		if rerr := release(); rerr != nil {
-			return rerr
-		}
-	}
-	return err
-}
-
-// fillError puts an error's code and summary into a row; never a secret.
-func fillError(row *report.Row, err error, inDoubt bool) {
-	ae, ne := asError[*okta.APIError](err), asError[*okta.NetError](err)
-	switch {
-	case ae != nil:
-		row.HTTPStatus = ae.HTTPStatus
-		row.ErrorCode = ae.Code
-		row.OktaRequestID = ae.RequestID
-		parts := []string{}
-		if ae.Summary != "" {
-			parts = append(parts, ae.Summary)
-		}
-		parts = append(parts, ae.Causes...)
-		row.ErrorSummary = strings.Join(parts, "; ")
-		if row.ErrorSummary == "" {
-			row.ErrorSummary = fmt.Sprintf("HTTP %d", ae.HTTPStatus)
-		}
-	case ne != nil:
-		if ne.Timeout {
-			row.ErrorCode = report.CodeTimeout
-			row.ErrorSummary = "no answer from Okta within --timeout"
-		} else {
-			row.ErrorCode = report.CodeNetwork
-			row.ErrorSummary = "no answer from Okta: " + ne.Err.Error()
-		}
-	case err != nil:
-		row.ErrorSummary = err.Error()
-	}
-	if inDoubt {
-		row.ErrorSummary = "an earlier attempt may have applied; check the user in Okta before repeating: " + row.ErrorSummary
-	}
-}
-
-// recItem is a finished row on its way to the recorder.
-type recItem struct {
-	row     *report.Row
-	payload *[]byte // the row's journal payload, from payloads
-	t       *task
-}
-
-// payloads recycles the rows' journal payloads (the JSONL encoding of the
-// row): the recorder gives each back once the journal has copied it. 512
-// bytes hold a usual row at once (growing from nil took ~7 allocations).
-var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// putPayload gives p back, zeroed (a payload may hold a temporary password
-// or a reset link), unless an odd row made it large.
-func putPayload(p *[]byte) {
-	if cap(*p) <= 8<<10 {
-		clear(*p)
-		*p = (*p)[:0]
-		payloads.Put(p)
-	}
-}
-
-// record hands a finished row to the recorder, which makes it durable and
-// then appends it to the report. The executor moves on at once: the row
-// counts as done, and the user's next row may start, only once durable.
-func (r *Runner) record(t *task, row *report.Row) error {
-	if halt := r.trips(row); halt != nil {
-		// The row that trips the stop stays pending (SPEC.md, exit 3):
-		// the same command sends it again once the cause is fixed.
-		r.stop(halt)
-		return errTripped
-	}
-	if row.FinishedAt.IsZero() {
-		row.FinishedAt = r.now()
-	}
-	if err := r.seal(row); err != nil {
-		err = fmt.Errorf("%w: line %d: %w", ErrLocal, row.Line, err)
-		// Like a failed journal write: abandon everything, the row pending.
-		r.stopFeed(err)
-		r.abort(err)
-		return err
-	}
-	p := payloads.Get().(*[]byte)
-	*p = report.AppendRow((*p)[:0], row, report.JSONL)
-	it := recItem{row: row, payload: p, t: t}
-	// The recorder drains recCh until every executor is done, even after a
-	// failure, so this send always completes: a decided row is never dropped.
-	r.recCh <- it
-	t.queued = true
-	return nil
-}
-
-// seal replaces the row's secrets with Options.Seal's output, if set.
-func (r *Runner) seal(row *report.Row) error {
-	if r.opt.Seal == nil {
-		return nil
-	}
-	for _, f := range []*secret.String{&row.TempPassword, &row.ResetURL} {
-		if f.Reveal() == "" {
-			continue
-		}
-		v, err := r.opt.Seal(*f)
-		if err != nil {
-			return fmt.Errorf("sealing a secret (--encrypt-to): %w", err)
-		}
-		*f = v
-	}
-	return nil
-}
-
-// errTripped says the row tripped --halt-on and was left pending.
-var errTripped = errors.New("row tripped --halt-on")
-
-// trips reports whether recording this row as failed or in doubt would reach
-// --halt-on. Only the first such row trips; rows that were on the wire and
-// finish afterwards are recorded as usual.
-func (r *Runner) trips(row *report.Row) *StopError {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	bad := row.Outcome == report.Failed || row.Outcome == report.InDoubt
-	if !bad || r.tripped || (r.opt.HaltOn <= 0 && r.opt.HaltOnPct <= 0) {
-		r.decided++
-		if bad {
-			r.ended++
-		}
-		return nil
-	}
-	ended, total := r.ended+1, r.decided+1
-	hint := "look at the failed rows in the report, fix the cause, then rerun the same command to resume (the row that tripped the stop is still pending)"
-	switch {
-	case r.opt.HaltOn > 0 && ended >= r.opt.HaltOn:
-		r.tripped = true
-		return &StopError{Reason: fmt.Sprintf("--halt-on %d reached: %d rows failed or are in doubt", r.opt.HaltOn, ended), Hint: hint}
-	case r.opt.HaltOnPct > 0 && total >= 20 && float64(ended)*100 >= r.opt.HaltOnPct*float64(total):
-		r.tripped = true
-		return &StopError{Reason: fmt.Sprintf("--halt-on %g%% reached: %d of %d rows failed or are in doubt", r.opt.HaltOnPct, ended, total), Hint: hint}
-	}
-	r.ended, r.decided = ended, total
-	return nil
-}
-
-// defaultSyncGap spaces the recorder's fsyncs (Options.SyncGap): at most one
-// begins per gap, so a fast run makes ~100 rows durable per fsync, not ~30
-// (an fsync cost ~0.4 ms of CPU here), while a slow one still syncs each row
-// as it comes.
-const defaultSyncGap = 5 * time.Millisecond
-
-// recorder is the one goroutine that records: it takes every finished row
-// queued (waiting up to SyncGap after the last fsync began for more, unless
-// a worker waits on it), makes the batch durable in the checkpoint with one
-// fsync, then counts the rows as done, releases their users' next rows and appends them
-// to the report, flushing whenever the queue runs empty.
-func (r *Runner) recorder() error {
-	var firstErr error
-	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
-			// A failed journal write abandons everything (SPEC.md).
-			r.stopFeed(err)
-			r.abort(err)
-		}
-	}
-	batch := make([]recItem, 0, 256)
-	outs := make([]checkpoint.Outcome, 0, 256)
-	var lastSync time.Time
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
-	defer linger.Stop()
-	for it := range r.recCh {
-		batch = append(batch[:0], it)
-		// Take what is queued; then, if the last fsync began less than
-		// SyncGap ago, go on collecting until then, unless every slot
-		// is held (workers wait on this fsync) or the batch is full.
-		linger.Reset(max(r.opt.SyncGap-time.Since(lastSync), 0))
-	collect:
-		for len(batch) < cap(batch) {
-			select {
-			case more, ok := <-r.recCh:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, more)
-				continue
-			default:
-			}
-			if len(r.slots) == cap(r.slots) {
-				break
-			}
-			select {
-			case more, ok := <-r.recCh:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, more)
-			case <-linger.C:
-				break collect
-			}
-		}
-		linger.Stop()
-		lastSync = time.Now()
-		if firstErr == nil {
-			outs = outs[:0]
-			for _, b := range batch {
-				outs = append(outs, checkpoint.Outcome{Line: b.row.Line, Outcome: string(b.row.Outcome), Payload: *b.payload})
-			}
-			if err := r.in.Journal.Outcomes(outs); err != nil {
-				fail(fmt.Errorf("%w: recording the outcomes of %d rows: %w", ErrLocal, len(outs), err))
-			} else {
-				crash("after-outcome")
-			}
-			clear(outs)
-		}
-		for _, b := range batch {
-			putPayload(b.payload)
-			if firstErr == nil {
-				r.done.Add(1)
-				r.mu.Lock()
-				r.counts[b.row.Outcome]++
-				if b.row.ErrorCode != "" {
-					r.byCode[b.row.ErrorCode]++
-				}
-				r.mu.Unlock()
-			}
-			r.finish(b.t)
-			if firstErr == nil {
-				if err := r.in.Report.Write(b.row); err != nil {
-					fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
-				}
-			}
-		}
-		if firstErr == nil && len(r.recCh) == 0 {
-			if err := r.in.Report.Flush(); err != nil {
-				fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
-				continue
-			}
-			crash("after-report")
-		}
-	}
-	if firstErr == nil {
-		if err := r.in.Report.Flush(); err != nil {
-			fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
-		}
-	}
-	return firstErr
-}
-
-// terminal reports whether a verdict finishes the job (no retry follows).
-func terminal(v pace.Verdict) bool {
-	return v == pace.Success || v == pace.Fail || v == pace.InDoubt
-}
-
-// systemic watches for the systemic-403 rule: the first five jobs to finish
-// all answered 403 E0000006 (the token lacks the permission).
-type systemic struct{ r *Runner }
-
-const systemicN = 5
-
-// observe returns true when this answer trips the rule.
-func (s *systemic) observe(status int, code string) bool {
-	r := s.r
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.finished >= systemicN {
-		return false
-	}
-	r.finished++
-	if status != 403 || code != "E0000006" {
-		r.all403 = false
-		return false
-	}
-	return r.all403 && r.finished == systemicN
-}
-
-// sendResult is what one job's request loop ended with.
-type sendResult struct {
-	resp           *okta.Response
-	err            error
-	verdict        pace.Verdict
-	sent           int
-	started        time.Time
-	pending        bool  // stopped before finishing: the row stays pending
-	mayHaveApplied bool  // some attempt may have reached Okta and applied
-	localErr       error // journal write failed
-}
-
-// send runs one request with pacing and the retry policy of runner/pace.
-// journalAttempt, when set, is called before each attempt goes on the wire.
-func (r *Runner) send(b pace.Bucket, rep bool, call func(context.Context, okta.CallOptions) (*okta.Response, error), journalAttempt func(n int) error, sys *systemic, earlier bool) sendResult {
-	var res sendResult
-	var lastReqID string
-	retries := 0
-	for {
-		if r.feedCtx.Err() != nil {
-			res.pending = true
-			return res
-		}
-		ticket, err := r.pacer.Acquire(r.feedCtx, b)
-		if err != nil {
-			res.pending = true
-			return res
-		}
-		if journalAttempt != nil {
-			if !rep {
-				crash("before-attempt")
-			}
-			if err := journalAttempt(res.sent + 1); err != nil {
-				ticket.Done(pace.Observation{})
-				res.localErr = err
-				return res
-			}
-		}
-		if journalAttempt != nil && !rep {
-			crash("after-attempt")
-		}
-		if res.started.IsZero() {
-			res.started = r.now()
-		}
-		res.sent++
-		r.requests.Add(1)
-		resp, err := call(r.hardCtx, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
-		if b == pace.Post {
-			crash("after-response")
-		}
-		obs, attempt := r.observe(resp, err)
-		ticket.Done(obs)
-		if r.hardCtx.Err() != nil && !attempt.Answered {
-			// Abandoned on the wire (second Ctrl-C): a resume settles it.
-			// An answer that did arrive is decided and recorded as usual.
-			res.pending = true
-			res.mayHaveApplied = earlier || attempt.MayHaveReached
-			return res
-		}
-		if obs.Status == 429 {
-			r.rateLimited.Add(1)
-		}
-		attempt.Repeatable = rep
-		attempt.EarlierMayHaveApplied = earlier
-		attempt.Retries = retries
-		attempt.MaxRetries = r.opt.MaxRetries
-		v, applied := pace.Decide(attempt)
-		earlier = earlier || applied
-		res.mayHaveApplied = earlier
-		res.resp, res.err, res.verdict = resp, err, v
-
-		if ae := asError[*okta.APIError](err); ae != nil {
-			lastReqID = ae.RequestID
-			if ae.HTTPStatus == 401 {
-				// Any 401 with a static token stops the run; the row stays
-				// pending (a resume settles it in_doubt if an earlier attempt
-				// may have applied).
-				r.stop(&StopError{
-					Reason: fmt.Sprintf("Okta answered 401 %s: %s", ae.Code, ae.Summary),
-					Hint:   "the API token is invalid, expired or revoked: set a valid OKTA_CLIENT_TOKEN (or --token-file), then rerun the same command to resume",
-				})
-				res.pending = true
-				return res
-			}
-			if sys != nil && terminal(v) && sys.observe(ae.HTTPStatus, ae.Code) {
-				r.stop(&StopError{
-					Reason: "the first 5 rows all answered 403 E0000006: the token is not allowed to do this",
-					Hint:   "give the token's admin (or the service app) a role that may manage these users' credentials (okta.users.manage), then rerun the same command to resume",
-				})
-				res.pending = true
-				return res
-			}
-		} else if resp != nil {
-			lastReqID = resp.RequestID
-			if sys != nil && terminal(v) {
-				sys.observe(resp.HTTPStatus, "")
-			}
-		}
-		if r.debug {
-			r.log.Debug("attempt", "bucket", b.String(), "try", res.sent, "status", obs.Status, "verdict", int(v))
-		}
-
-		switch v {
-		case pace.RetryAfterPause:
-			retries++
-			continue
-		case pace.RetryBackoff:
-			retries++
-			d := pace.Backoff(retries, r.opt.BackoffMin, r.opt.BackoffMax, rand.Float64)
-			timer := time.NewTimer(d)
-			select {
-			case <-timer.C:
-			case <-r.feedCtx.Done():
-				timer.Stop()
-				if !rep && earlier {
-					// Not reached: Decide ends such a row in_doubt at once.
-					res.verdict = pace.InDoubt
-					return res
-				}
-				res.pending = true
-				return res
-			}
-			continue
-		}
-		return res
-	}
-}
-
-// asError returns the T in err's chain (errors.As), or T's zero value: the
-// target is made only when there is an error, so that an answer without one
-// pays nothing for it.
-func asError[T error](err error) T {
-	if err != nil {
-		var t T
-		if errors.As(err, &t) {
-			return t
-		}
-	}
-	var zero T
-	return zero
-}
-
-// observe converts the client's answer into what the pacer and the retry
-// policy need.
-func (r *Runner) observe(resp *okta.Response, err error) (pace.Observation, pace.Attempt) {
-	var rate okta.RateInfo
-	var obs pace.Observation
-	var a pace.Attempt
-	if err == nil && resp != nil {
-		rate = resp.Rate
-		obs.Answered, obs.Status = true, resp.HTTPStatus
-	} else if ae := asError[*okta.APIError](err); ae != nil {
-		rate = ae.Rate
-		obs.Answered, obs.Status = true, ae.HTTPStatus
-	} else if ne := asError[*okta.NetError](err); ne != nil {
-		a.MayHaveReached = ne.MayHaveReached
-		a.Timeout = ne.Timeout
-	} else {
-		a.MayHaveReached = true
-	}
-	if rate.Present {
-		obs.HasRate = true
-		obs.Limit, obs.Remaining = rate.Limit, rate.Remaining
-		obs.Reset = rate.Reset
-	}
-	obs.Date, obs.RetryAfter, obs.Received = rate.Date, rate.RetryAfter, rate.Received
-	if obs.Received.IsZero() {
-		obs.Received = r.now()
-	}
-	a.Answered, a.Status = obs.Answered, obs.Status
-	return obs, a
 }

@@ -25,11 +25,11 @@ type gatedJournal struct {
 	durable atomic.Int64 // rows whose outcome is durable
 }
 
-func (g *gatedJournal) Outcomes(os []checkpoint.Outcome) error {
+func (g *gatedJournal) Outcomes(outs []checkpoint.Outcome) error {
 	<-g.gate
-	err := g.Journal.Outcomes(os)
+	err := g.Journal.Outcomes(outs)
 	if err == nil {
-		g.durable.Add(int64(len(os)))
+		g.durable.Add(int64(len(outs)))
 	}
 	return err
 }
@@ -77,15 +77,7 @@ func slotRun(t *testing.T, action jobs.Action) (*undurable, func() *runner.Resul
 	var rep strings.Builder
 	r := lb.runner(runner.Options{Workers: workers, MaxShare: 100, MaxRetries: 2}, g, &rep)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	type ended struct {
-		res *runner.Result
-		err error
-	}
-	done := make(chan ended, 1)
-	go func() {
-		res, err := r.Run(ctx, ctx)
-		done <- ended{res, err}
-	}()
+	done := runInBackground(ctx, r)
 	finish := func() *runner.Result {
 		t.Helper()
 		close(g.gate)
@@ -195,9 +187,9 @@ type countingJournal struct {
 	batches atomic.Int64
 }
 
-func (c *countingJournal) Outcomes(os []checkpoint.Outcome) error {
+func (c *countingJournal) Outcomes(outs []checkpoint.Outcome) error {
 	c.batches.Add(1)
-	return c.Journal.Outcomes(os)
+	return c.Journal.Outcomes(outs)
 }
 
 // The recorder begins at most one fsync per 5 ms (Options.SyncGap) while no

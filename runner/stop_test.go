@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,16 +169,8 @@ func TestSystemicForbiddenStops(t *testing.T) {
 // Five 403s that are not all E0000006 are ordinary failures: no stop.
 func TestMixedForbiddenDoesNotStop(t *testing.T) {
 	e := newEnv(t, emulator.Config{UserList: activeUsers(8)})
-	e.prx.setPlan(func(ri reqInfo) fault {
-		switch {
-		case !ri.Action:
-			return fault{}
-		case ri.UserSeg == uid(3):
-			return errAnswer(403, "E0000038", "This operation is not allowed in the user's current status.")
-		default:
-			return noPermission
-		}
-	})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(3) },
+		errAnswer(403, "E0000038", "This operation is not allowed in the user's current status."), noPermission))
 	opt := baseOptions()
 	opt.Workers = 1
 	r := e.run(expireRows(jobs.ExpirePassword, 8), opt)
@@ -289,5 +282,96 @@ func TestStopRecordsRequestsOnTheWire(t *testing.T) {
 	}
 	if _, ok := r.byLine[lineOf(8)]; ok {
 		t.Errorf("the row answered 401 was recorded; it stays pending")
+	}
+}
+
+// GET /users/me answers 403 to an SSWS token, which always has a user: not
+// knowing whom to keep safe, the run stops before sending anything.
+func TestUnknownTokenOwnerStopsSSWSRun(t *testing.T) {
+	e := newEnv(t, emulator.Config{})
+	users := activeUsers(2)
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Method == "GET" && strings.HasSuffix(ri.Path, "/users/me") {
+			return errAnswer(403, "E0000006", "You do not have permission to perform the requested action")
+		}
+		return fault{}
+	})
+	r := e.run([]mrow{rowFor(jobs.ExpirePassword, users[0]), rowFor(jobs.ExpirePassword, users[1])}, baseOptions())
+	wantStopped(t, r.err)
+	if len(r.rows) != 0 || e.prx.actionCount() != 0 {
+		t.Errorf("%d rows recorded, %d actions sent; want the run stopped before anything", len(r.rows), e.prx.actionCount())
+	}
+}
+
+// SPEC.md "Rate limits and faults": "A 401 that persists — and any 401 with a
+// static SSWS or Bearer token — stops the run (exit 3)." Here the only row's
+// first attempt is dropped after applying, and its repeat gets 401.
+func TestUnauthorizedAfterPossiblyAppliedAttemptStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(1)})
+	e.prx.setPlan(actionsPlan(firstAttempt, fault{kind: dropAfter}, unauthorized))
+	r := e.run([]mrow{rowFor(jobs.ExpirePassword, mkUser(1, emulator.StatusActive))}, baseOptions())
+	if row, ok := r.byLine[lineOf(0)]; ok {
+		t.Logf("recorded: %s", describe(row))
+	}
+	wantStopped(t, r.err)
+}
+
+// SPEC.md: systemic 403 is "the first 5 finished jobs all 403 E0000006". A
+// 503 answered to an attempt that is retried does not finish its job and
+// does not count: the stop comes with the 5th finished job, 4 rows failed.
+func TestSystemicForbiddenAfterARetry(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(10)})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.UserSeg == uid(1) && ri.N == 1 },
+		errAnswer(503, "E0000009", "Service Unavailable"), noPermission))
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 10), opt)
+	if len(r.rows) != 4 || r.count(report.Failed) != 4 {
+		t.Errorf("report has %d rows (%d failed), want 4 failed: the 5th finished job trips the stop", len(r.rows), r.count(report.Failed))
+	}
+	wantStopped(t, r.err)
+}
+
+// Okta asks for a pause longer than --max-wait (a 429 with Retry-After two
+// hours away): the run stops with exit 3's error naming the date and time,
+// the rows sent before stay recorded, the rest stay pending, and the same
+// run resumes later. Within --max-wait the same pause is waited out.
+func TestMaxWaitStops(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(6)})
+	e.prx.setPlan(afterN(2, fault{kind: answer, status: 429, code: "E0000047", summary: "API call exceeded rate limit due to too many requests.", retryAfter: 2 * time.Hour}))
+	opt := baseOptions()
+	opt.Workers = 1
+	r := e.run(expireRows(jobs.ExpirePassword, 6), opt)
+	wantStopped(t, r.err)
+	var se *runner.StopError
+	if !errors.As(r.err, &se) || !strings.Contains(se.Reason, "longer than --max-wait 15m0s") {
+		t.Fatalf("stop %v, want one naming --max-wait", r.err)
+	}
+	until := time.Now().Add(2 * time.Hour).Local().Format("2006-01-02 15:04")
+	if !strings.Contains(se.Reason, "until "+until[:13]) { // the date and the hour: the minute may turn
+		t.Errorf("stop reason %q does not name the date and time Okta asked for (~%s)", se.Reason, until)
+	}
+	if r.count(report.Succeeded) != 2 || r.res.Pending != 4 {
+		t.Errorf("%d succeeded, %d pending; want the 2 sent before the 429, 4 pending", r.count(report.Succeeded), r.res.Pending)
+	}
+	if n := e.prx.actionCount(); n != 3 {
+		t.Errorf("%d action requests, want 3 (2, then the one answered 429; nothing after)", n)
+	}
+}
+
+// A pause shorter than --max-wait is waited out: the same 429 with a
+// Retry-After of 1 s and a --max-wait of 1 minute finishes the run.
+func TestMaxWaitAllowsShortPauses(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
+	e.prx.setPlan(actionsPlan(func(ri reqInfo) bool { return ri.Seq == 2 }, fault{kind: answer, status: 429, code: "E0000047", retryAfter: time.Second}, fault{}))
+	opt := baseOptions()
+	opt.Workers = 1
+	opt.MaxWait = time.Minute
+	r := e.run(expireRows(jobs.ExpirePassword, 3), opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if r.count(report.Succeeded) != 3 {
+		t.Errorf("%d succeeded, want 3", r.count(report.Succeeded))
 	}
 }

@@ -1,13 +1,16 @@
 package runner_test
 
 import (
+	"hash/fnv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/credbatch/credbatch/emulator"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/report"
+	"github.com/credbatch/credbatch/runner"
 )
 
 // SPEC.md "Users": resolution, login check, duplicates after resolution,
@@ -201,5 +204,130 @@ func TestSameUserRowsInOrderNeverConcurrent(t *testing.T) {
 	e.prx.mu.Unlock()
 	if all < 2 {
 		t.Fatalf("at most %d action request in flight at once over all users: the test cannot see overlap", all)
+	}
+}
+
+// SPEC.md "Users": users on --exclude "are never touched", even when an
+// excluded login cannot be looked up (here every GET of it answers 503 until
+// the retries run out): a row naming that user by ID is not sent, whether
+// the run refuses to start or skips the row.
+func TestUnresolvableExcludeIsNeverTouched(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(3)})
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Method == "GET" && ri.UserSeg == loginOf(3) {
+			return errAnswer(503, "E0000009", "Service Unavailable")
+		}
+		return fault{}
+	})
+	opt := baseOptions()
+	opt.MaxRetries = 1
+	opt.Exclude = []string{loginOf(3)}
+	r := e.run(expireRows(jobs.ExpirePassword, 3), opt)
+	if n := len(e.prx.actions(uid(3))); n != 0 {
+		t.Errorf("the excluded user got %d action requests (run error %v)", n, r.err)
+	}
+	if row, ok := r.byLine[lineOf(2)]; ok && row.Outcome != report.Skipped {
+		t.Errorf("%s: want skipped, or the run refused", describe(row))
+	}
+}
+
+// TestClaimKeyIsFNV1a: the hand-written hash is hash/fnv's FNV-1a over
+// user ID, a zero byte and action.
+func TestClaimKeyIsFNV1a(t *testing.T) {
+	for _, c := range [][2]string{{"", ""}, {"00u1", "expire_password"}, {"00uABCDEFGHIJKLMNOPQ", "change_password"}, {"a\x00b", "c"}} {
+		h := fnv.New64a()
+		h.Write([]byte(c[0]))
+		h.Write([]byte{0})
+		h.Write([]byte(c[1]))
+		if got, want := runner.ClaimKey(c[0], c[1]), h.Sum64(); got != want {
+			t.Errorf("ClaimKey(%q, %q) = %#x, want %#x", c[0], c[1], got, want)
+		}
+	}
+}
+
+// Lookups are repeatable (SPEC.md "Rate limits and faults"): a GET of the
+// token's own user or of a login that reached Okta and got no answer, or
+// got a 503, is sent again, and the row goes on as if nothing happened.
+func TestLookupsAreRetried(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(2)})
+	var mu sync.Mutex
+	gets := map[string]int{} // path -> GETs so far
+	e.prx.setPlan(func(ri reqInfo) fault {
+		if ri.Method != "GET" {
+			return fault{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		gets[ri.Path]++
+		switch {
+		case gets[ri.Path] > 1:
+			return fault{}
+		case ri.UserSeg == loginOf(2):
+			return errAnswer(503, "E0000009", "Service Unavailable")
+		default: // users/me and user 1's login
+			return fault{kind: dropAfter}
+		}
+	})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)},
+		{user: loginOf(2), action: string(jobs.ExpirePassword)},
+	}
+	r := e.run(rows, baseOptions())
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	for k := range rows {
+		if row := r.row(t, k); row.Outcome != report.Succeeded {
+			t.Errorf("row %d: %s, want succeeded", k, describe(row))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range []string{"/api/v1/users/me", "/api/v1/users/" + loginOf(1), "/api/v1/users/" + loginOf(2)} {
+		if gets[p] != 2 {
+			t.Errorf("GET %s sent %d times, want 2 (the fault, then the retry)", p, gets[p])
+		}
+	}
+}
+
+// The report names the user each row acted on (login, email, first and last
+// name): from the manifest's informational columns when given (no lookup
+// for a row named by ID), else from Okta: the GET that resolves a login, or
+// one GET in the user-GET bucket for a row named by ID alone; with
+// --match-short-names, the full login Okta resolved.
+func TestReportNamesTheUser(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(4)})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)},
+		{user: uid(2), action: string(jobs.ExpirePassword)},
+		{user: uid(3), action: string(jobs.ExpirePassword), login: "per-manifest@example.com", email: "pm@example.com", first: "Per", last: "Manifest"},
+		{user: "user00004", action: string(jobs.ExpirePassword)},
+	}
+	opt := baseOptions()
+	opt.MatchShortNames = true
+	r := e.run(rows, opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	want := [][4]string{
+		{loginOf(1), loginOf(1), "User", "1"},
+		{loginOf(2), loginOf(2), "User", "2"},
+		{"per-manifest@example.com", "pm@example.com", "Per", "Manifest"},
+		{loginOf(4), loginOf(4), "User", "4"},
+	}
+	for k, w := range want {
+		row := r.row(t, k)
+		if got := [4]string{row.Login, row.Email, row.FirstName, row.LastName}; got != w || row.Outcome != report.Succeeded {
+			t.Errorf("row %d: %s names %q, want %q", k, describe(row), got, w)
+		}
+	}
+	gets := map[string]int{}
+	for _, ri := range e.prx.log() {
+		if ri.Method == "GET" {
+			gets[ri.UserSeg]++
+		}
+	}
+	if gets[uid(2)] != 1 || gets[uid(3)] != 0 {
+		t.Errorf("GETs: %d for the ID without a login column (want 1), %d for the ID with one (want 0)", gets[uid(2)], gets[uid(3)])
 	}
 }

@@ -346,3 +346,18 @@ func warnIfReadable(e *env, path, what string) {
 	}
 	warnf(e.stderr, "%s %s and other users can read it (mode %04o): chmod 600 it", path, what, st.Mode().Perm())
 }
+
+// orgURLSource says where the org URL came from: the flag, the environment
+// variable, or which okta.yaml (for the confirmation and check).
+func orgURLSource(e *env, o *runOpts) string {
+	s := &sources{e: e}
+	for _, p := range oktaConfigFiles(e) {
+		if cf, err := loadConfigFile(p); err == nil && cf != nil {
+			s.files = append(s.files, cf)
+		}
+	}
+	if _, src := s.get(keyOrgURL, "--org-url", o.orgURL); src != "" {
+		return src
+	}
+	return "nowhere"
+}

@@ -57,7 +57,7 @@ refuses, an unknown or ambiguous group, an existing OUT (no file created);
 3 stopped (401, a rate-limit pause beyond --max-wait); 4 a local write
 failed; 130 Ctrl-C and 143 SIGTERM (rerun to resume).`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, args []string) error { return runManifest(e, o) },
+		RunE: func(c *cobra.Command, args []string) error { return runManifestExport(e, o) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.group, "group", "", "a group's members: its ID (00g…) or its exact name")
@@ -160,7 +160,7 @@ func (o *manifestOpts) columns() (export.Columns, error) {
 	return export.Columns{Action: string(d.Action), SendEmail: d.SendEmail, RevokeSessions: d.RevokeSessions, Strict: d.Strict}, nil
 }
 
-func runManifest(e *env, o *manifestOpts) error {
+func runManifestExport(e *env, o *manifestOpts) error {
 	// 1. Settings, all checked before anything is read or sent.
 	if o.out == "" {
 		return usagef("e.g. credbatch manifest --group Contractors -o contractors.csv", "no -o OUT: name the manifest to write")

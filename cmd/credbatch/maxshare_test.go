@@ -59,3 +59,39 @@ func TestMaxShareFlagReachesThePacer(t *testing.T) {
 		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the run should use more than half", used, limit)
 	}
 }
+
+// --max-wait reaches the runner: against windows of 10 days with 3 requests
+// each, the 429 that follows asks for a pause far longer than --max-wait 1m,
+// so the run stops with exit 3 naming when Okta asked to resume, and the
+// unsent rows stay pending for the same command.
+func TestMaxWaitFlagStopsTheRun(t *testing.T) {
+	users := emulator.GenerateUsers(3, 8)
+	for i := range users {
+		users[i].Status, users[i].Provider = emulator.StatusActive, emulator.ProviderOkta
+		users[i].Password = emulator.GeneratedPassword(users[i].Login)
+	}
+	org := emulator.New(emulator.Config{UserList: users, Token: scriptToken, PostLimit: 3, Window: 240 * time.Hour, RetryAfter: true})
+	srv := httptest.NewServer(org)
+	defer srv.Close()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("user,action\n")
+	for _, u := range users[1:] {
+		b.WriteString(u.ID + ",expire_password\n")
+	}
+	mp := filepath.Join(dir, "m.csv")
+	if err := os.WriteFile(mp, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, _, errb := rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": scriptToken})
+	err := execute(e, []string{"run", mp, "--org-url", srv.URL, "--yes", "--rate", "0", "--workers", "1", "--max-share", "100", "--max-wait", "1m"})
+	if exitCode(err) != exitStopped {
+		t.Fatalf("exit %d (%v), want 3\n%s", exitCode(err), err, errb)
+	}
+	if !strings.Contains(err.Error(), "longer than --max-wait 1m0s") || !strings.Contains(err.Error(), "Okta asked to wait until 20") {
+		t.Errorf("the stop does not name the pause and --max-wait: %v", err)
+	}
+	if !strings.Contains(errb.String(), "rows still pending: rerun the same command to resume") {
+		t.Errorf("stderr does not say the run is resumable:\n%s", errb)
+	}
+}

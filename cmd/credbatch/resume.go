@@ -162,5 +162,6 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 		InFlight: st.LastAttempt,
 		FirstAt:  st.FirstAttempt,
 		Claims:   claims,
+		Counts:   st.Counts,
 	}, nil
 }

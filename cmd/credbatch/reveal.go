@@ -147,6 +147,10 @@ func revealReport(path, identityPath, out string) error {
 		}
 		return usagef("", "%w", err)
 	}
+	layout, err := report.LayoutOf(path) // a hand-out list keeps its source and note
+	if err != nil {
+		return usagef("", "%w", err)
+	}
 	f, err := report.Create(out)
 	if err != nil {
 		if errors.Is(err, report.ErrExists) {
@@ -159,7 +163,7 @@ func revealReport(path, identityPath, out string) error {
 		_ = os.Remove(out)
 		return fmt.Errorf("%w: --reveal: writing %s: %w", runner.ErrLocal, out, err)
 	}
-	w := report.NewWriter(f, outFormat)
+	w := report.NewLayoutWriter(f, outFormat, layout)
 	if err := w.WriteHeader(); err != nil {
 		return fail(err)
 	}

@@ -94,7 +94,7 @@ type runOpts struct {
 	workers                      int
 	rate                         float64
 	burst, maxShare, maxRetries  int
-	timeout                      time.Duration
+	timeout, maxWait             time.Duration
 	exclude, haltOn, summaryJSON string
 	yes, dryRun                  bool
 	matchShortNames              bool
@@ -118,9 +118,10 @@ reported would_succeed or would_fail.
 
 Exit status: 0 every row succeeded, was skipped or would succeed; 1 finished,
 some rows failed, are in doubt or would fail; 2 usage, configuration or manifest
-error (nothing sent, no file created); 3 stopped on purpose (401, systemic 403,
---halt-on), resumable; 4 a local write failed, resumable; 130 Ctrl-C and 143
-SIGTERM, resumable.`,
+error, an unreachable org or a refused token, a corrupt checkpoint (nothing
+sent, no file created); 3 stopped on purpose (401, systemic 403, --halt-on,
+a pause longer than --max-wait), resumable; 4 a local write failed,
+resumable; 129 SIGHUP, 130 Ctrl-C and 143 SIGTERM, resumable.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runRun(e, o, args[0])
@@ -138,6 +139,7 @@ SIGTERM, resumable.`,
 	f.IntVar(&o.burst, "burst", 1, "token-bucket burst (>= 1; ignored at rate 0)")
 	f.IntVar(&o.maxShare, "max-share", 50, "1-100: the share of each rate-limit window everyone's use may reach")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "one request's time limit")
+	f.DurationVar(&o.maxWait, "max-wait", 15*time.Minute, "a rate-limit pause Okta asks for that is longer than this stops the run (exit 3), naming when to resume")
 	f.StringVar(&o.exclude, "exclude", "", "a file of users never to touch (one ID or login a line)")
 	f.IntVar(&o.maxRetries, "max-retries", 5, "retries of one job (429, 5xx, network)")
 	f.StringVar(&o.haltOn, "halt-on", "", "stop feeding once N jobs (or P% of at least 20) of this invocation failed or are in doubt")
@@ -278,6 +280,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if o.timeout <= 0 {
 		return usagef("", "--timeout %s: want a positive duration", o.timeout)
 	}
+	if o.maxWait <= 0 {
+		return usagef("e.g. --max-wait 15m", "--max-wait %s: want a positive duration", o.maxWait)
+	}
 	haltN, haltPct, err := parseHaltOn(o.haltOn)
 	if err != nil {
 		return err
@@ -303,17 +308,9 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 	if !o.yes && !e.isTerminal() && !o.dryRun {
 		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
 	}
-	var exclude []string
-	if o.exclude != "" {
-		b, err := os.ReadFile(o.exclude)
-		if err != nil {
-			return usagef("", "--exclude: %w", err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-				exclude = append(exclude, l)
-			}
-		}
+	exclude, excludeAt, err := readExclude(o.exclude)
+	if err != nil {
+		return err
 	}
 
 	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
@@ -454,29 +451,30 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		}
 		return err
 	}
-	if !o.yes && !o.dryRun {
+	if !o.dryRun {
+		// What will happen, and to whom: asked on a terminal, printed the
+		// same with --yes.
 		w := e.stderr
-		verb := "Run"
-		if resuming {
-			verb = "Resume"
-		}
-		infof(w, "org:      %s", cfg.OrgURL)
+		infof(w, "org:      %s (from %s)", cfg.OrgURL, orgURLSource(e, o))
 		if org.Me != nil {
 			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
 		}
 		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
-		for _, a := range jobs.Actions {
-			if n := sum.PerAction[a]; n > 0 {
-				infof(w, "  %-36s %d", a, n)
-			}
-		}
 		if resuming {
-			infof(w, "already finished: %d rows", state.Done.Count())
+			infof(w, "already finished: %d rows; the rest as confirmed when the run started", state.Done.Count())
+		} else {
+			printPlan(w, "credbatch: ", sum)
 		}
 		infof(w, "report:   %s", reportPath)
+	}
+	if !o.yes && !o.dryRun {
+		verb := "Run"
+		if resuming {
+			verb = "Resume"
+		}
 		var yes bool
 		if err := untilInterrupted(e, func() error {
-			yes = confirm(e.stdin, w, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
+			yes = confirm(e.stdin, e.stderr, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
 			return nil
 		}); err != nil {
 			return err
@@ -532,8 +530,8 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		Seal:    seal,
 		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
 		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
-		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
-		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(),
+		DryRun: o.dryRun, Exclude: exclude, ExcludeAt: excludeAt, Logger: logger, BackoffMin: o.backoffMin,
+		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
 		// An API token (SSWS) always belongs to a user; an access token
 		// from client credentials (PrivateKey, or Bearer) may not.
 		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,
