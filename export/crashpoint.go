@@ -1,3 +1,5 @@
+//go:build crashpoints
+
 package export
 
 import (
@@ -10,9 +12,10 @@ import (
 
 // Crash points let the kill tests stop the real binary at exact instants of
 // an export, as kill -9 or a power cut would: the process kills itself with
-// SIGKILL the Nth time it reaches the named point. They are armed only by
-// CREDBATCH_TEST_CRASH=POINT:N (the variable runner's crash points read),
-// which only tests set.
+// SIGKILL the Nth time it reaches the named point. They exist only in a
+// binary built with -tags crashpoints (the kill tests of cmd/credbatch build
+// one; a release build has the no-op crash of nocrashpoint.go), armed by
+// CREDBATCH_TEST_CRASH=POINT:N, the variable runner's crash points read.
 //
 //	export-after-rows   a page's rows durable in OUT.partial, its state not saved
 //	export-after-state  the page's state saved, the next page not yet asked for

@@ -191,8 +191,11 @@ func TestManifestAmbiguousGroup(t *testing.T) {
 }
 
 // exportRun is the built binary's manifest command against o.
-func exportRun(ctx context.Context, bin string, o *exportOrg, dir string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
-	c := exec.CommandContext(ctx, bin, append([]string{"manifest", "--all", "--include-deprovisioned", "-o", "out.csv", "--org-url", o.url, "--rate", "0", "--max-share", "100", "--backoff-min", "10ms"}, extra...)...)
+func exportRun(ctx context.Context, bin string, o *exportOrg, dir string, source ...string) (*exec.Cmd, *bytes.Buffer) {
+	if source == nil {
+		source = []string{"--all", "--include-deprovisioned"}
+	}
+	c := exec.CommandContext(ctx, bin, append([]string{"manifest", "-o", "out.csv", "--org-url", o.url, "--rate", "0", "--max-share", "100", "--backoff-min", "10ms"}, source...)...)
 	c.Dir = dir
 	var env []string
 	for _, kv := range os.Environ() {
@@ -389,5 +392,66 @@ func TestDemoGroupExport(t *testing.T) {
 	ids := manifestIDs(t, filepath.Join(dir, "contractors-incident.csv"))
 	if want := []string{"00udemo0000000000006", "00udemo0000000000011", "00udemo0000000000012", "00udemo0000000000013", "00udemo0000000000014"}; !slices.Equal(ids, want) {
 		t.Errorf("manifest users %v, want %v", ids, want)
+	}
+}
+
+// TestManifestRerunAfterKill: killed after a page's rows were written and
+// before its state was saved, the export is not resumed by a command of
+// other settings (exit 2, naming them, the files unchanged); the same
+// command resumes it, says so, and writes the uninterrupted file.
+func TestManifestRerunAfterKill(t *testing.T) {
+	bin := credbatchBinary(t)
+	o := newExportOrg(t, emulator.Config{Users: 700})
+	want := exportReference(t, bin, o)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	defer cancel()
+	run := func(crash string, source ...string) runEnd {
+		t.Helper()
+		c, out := exportRun(ctx, bin, o, dir, source...)
+		if crash != "" {
+			c.Env = append(c.Env, "CREDBATCH_TEST_CRASH="+crash)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return wait(t, ctx, c, out)
+	}
+	if end := run("export-after-rows:2"); !end.killed {
+		t.Fatalf("not killed: %v\n%s", end, end.out)
+	}
+	state := filepath.Join(dir, "out.csv.partial.state")
+	partial := filepath.Join(dir, "out.csv.partial")
+	before, _ := os.ReadFile(state)
+	partialBefore, _ := os.ReadFile(partial)
+	if fi, err := os.Stat(partial); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("partial: %v, %v", fi, err)
+	}
+	for _, tc := range []struct {
+		source []string
+		want   string
+	}{
+		{[]string{"--all", "--status", "ACTIVE,DEPROVISIONED"}, "--status is \"[STAGED PROVISIONED ACTIVE RECOVERY PASSWORD_EXPIRED LOCKED_OUT SUSPENDED DEPROVISIONED]\" there but \"[ACTIVE DEPROVISIONED]\" now"},
+		{[]string{"--filter", `status eq "ACTIVE"`, "--include-deprovisioned"}, `source is "all" there but "filter" now`},
+		{[]string{"--all", "--include-deprovisioned", "--action", "clear_sessions"}, `--action is "" there but "clear_sessions" now`},
+	} {
+		end := run("", tc.source...)
+		if end.killed || end.code != exitUsage || !strings.Contains(end.out, "this command does not match the export recorded in out.csv.partial.state: ") ||
+			!strings.Contains(end.out, tc.want) || !strings.Contains(end.out, "hint: rerun with the settings the export started with, or remove out.csv.partial and out.csv.partial.state to start over") {
+			t.Errorf("%v: %v\n%s", tc.source, end, end.out)
+		}
+		if now, _ := os.ReadFile(state); !bytes.Equal(now, before) {
+			t.Fatalf("%v changed the state file", tc.source)
+		}
+		if now, _ := os.ReadFile(partial); !bytes.Equal(now, partialBefore) {
+			t.Fatalf("%v changed the partial manifest", tc.source)
+		}
+	}
+	end := run("")
+	if end.killed || end.code != 0 || !strings.Contains(end.out, "resuming out.csv.partial: 1 page saved, 200 users written") {
+		t.Fatalf("resume: %v\n%s", end, end.out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.csv")); !bytes.Equal(got, want) {
+		t.Errorf("the resumed manifest differs from an uninterrupted one")
 	}
 }
