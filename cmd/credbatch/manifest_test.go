@@ -455,3 +455,36 @@ func TestManifestRerunAfterKill(t *testing.T) {
 		t.Errorf("the resumed manifest differs from an uninterrupted one")
 	}
 }
+
+// TestManifestMaxShare: listing users goes through the credential bucket's
+// pacer with --max-share: against 1 s windows of 20 requests, --max-share
+// 50 keeps every window at or under 11 (half, and the first answer's one of
+// slack) with no 429, and --max-share 100 goes past that. A command that
+// dropped the flag, or listed users in another bucket, fails one of the two.
+func TestManifestMaxShare(t *testing.T) {
+	const limit = 20
+	busiest := func(share string) (used int) {
+		o := newExportOrg(t, emulator.Config{Users: 7000, PostLimit: limit, Window: time.Second})
+		dir := t.TempDir()
+		code, stderr := manifestInProcess(t, o, dir, "--all", "--max-share", share, "-o", filepath.Join(dir, "m.csv"))
+		if code != 0 {
+			t.Fatalf("--max-share %s: exit %d\n%s", share, code, stderr)
+		}
+		for _, w := range o.org.Windows() {
+			if w.Bucket != emulator.BucketCredentials {
+				continue
+			}
+			if w.Rejected > 0 {
+				t.Errorf("--max-share %s: %d requests answered 429", share, w.Rejected)
+			}
+			used = max(used, w.Used)
+		}
+		return used
+	}
+	if used := busiest("50"); used > limit/2+1 {
+		t.Errorf("--max-share 50: the busiest window held %d of %d requests, want at most %d", used, limit, limit/2+1)
+	}
+	if used := busiest("100"); used <= limit/2+1 {
+		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the export should use more than half", used, limit)
+	}
+}
