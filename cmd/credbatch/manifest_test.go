@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -486,5 +487,20 @@ func TestManifestMaxShare(t *testing.T) {
 	}
 	if used := busiest("100"); used <= limit/2+1 {
 		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the export should use more than half", used, limit)
+	}
+}
+
+// TestManifestProgressLine: off a terminal, a progress line every
+// --progress-every: pages, users listed and written, requests.
+func TestManifestProgressLine(t *testing.T) {
+	o := newExportOrg(t, emulator.Config{Users: 2000, Latency: 40 * time.Millisecond})
+	dir := t.TempDir()
+	code, stderr := manifestInProcess(t, o, dir, "--all", "--progress-every", "100ms", "-o", filepath.Join(dir, "m.csv"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	re := regexp.MustCompile(`(?m)^credbatch: page \d+: \d+ users listed, \d+ written, \d+ requests, [0-9.]+ requests/min$`)
+	if !re.MatchString(stderr) {
+		t.Errorf("no progress line in:\n%s", stderr)
 	}
 }
