@@ -458,14 +458,16 @@ func TestManifestRerunAfterKill(t *testing.T) {
 }
 
 // TestManifestMaxShare: listing users goes through the credential bucket's
-// pacer with --max-share: against 1 s windows of 20 requests, --max-share
-// 50 keeps every window at or under 11 (half, and the first answer's one of
-// slack) with no 429, and --max-share 100 goes past that. A command that
-// dropped the flag, or listed users in another bucket, fails one of the two.
+// pacer with --max-share: against 2 s windows of 4 requests (slow enough
+// that a page of 200 users, under the race detector too, is never what
+// holds the export back), --max-share 50 keeps every window at or under 3
+// (half, and the first answer's one of slack) with no 429, and --max-share
+// 100 goes past that. A command that dropped the flag fails one of the two.
 func TestManifestMaxShare(t *testing.T) {
-	const limit = 20
+	const limit = 4
 	busiest := func(share string) (used int) {
-		o := newExportOrg(t, emulator.Config{Users: 7000, PostLimit: limit, Window: time.Second})
+		// 7 pages: 1,372 users listed (2% are DEPROVISIONED).
+		o := newExportOrg(t, emulator.Config{Users: 1400, PostLimit: limit, Window: 2 * time.Second})
 		dir := t.TempDir()
 		code, stderr := manifestInProcess(t, o, dir, "--all", "--max-share", share, "-o", filepath.Join(dir, "m.csv"))
 		if code != 0 {
