@@ -404,12 +404,8 @@ func (x *Export) finish() error {
 	if err := os.Remove(x.statePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return local("removing "+x.statePath, err)
 	}
-	return local2(syncDir(filepath.Dir(out)))
-}
-
-func local2(err error) error {
-	if err != nil {
-		return local("syncing the directory", err)
+	if err := syncDir(filepath.Dir(out)); err != nil {
+		return local("syncing the directory of "+out, err)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/credbatch/credbatch/emulator"
-	"github.com/credbatch/credbatch/okta"
 )
 
 // TestEverySourceMatchesEmulator: each source's manifest holds exactly the
@@ -298,5 +297,3 @@ func TestPartialAppUsersLookedUp(t *testing.T) {
 		t.Errorf("%d user lookups for %d assignments", gets, len(assigned))
 	}
 }
-
-var _ = okta.ErrNotFound
