@@ -113,7 +113,10 @@ type Result struct {
 	RateLimited int64
 	Pending     int            // rows neither finished before nor in this invocation
 	StatusCount map[string]int // dry run: users by current status
-	Elapsed     time.Duration
+	// OwnerID is the token's own user, never touched ("" for a token with
+	// no user, or when the run stopped before learning it).
+	OwnerID string
+	Elapsed time.Duration
 }
 
 // Progress is a snapshot for the progress display.
@@ -404,6 +407,7 @@ func (r *Runner) result(start time.Time) *Result {
 	defer r.mu.Unlock()
 	res := &Result{
 		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{}, ByReason: map[string]int{},
+		OwnerID:  r.meID,
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
 		Elapsed: r.now().Sub(start),
 	}

@@ -111,8 +111,8 @@ checkpoint when rerun, and records every outcome in a report (mode 0600).`,
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newMockCmd(e), newDemoCmd(e), newVersionCmd(e), newCheckCmd(e), newDocsCmd(e, root))
-	root.AddCommand(newVerifyCmd(e))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newCheckCmd(e), newManifestCmd(e), newVerifyCmd(e),
+		newMockCmd(e), newDemoCmd(e), newVersionCmd(e), newDocsCmd(e, root))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if strings.Contains(err.Error(), "unknown flag: --token") && !strings.Contains(err.Error(), "--token-") {
 			return usagef("a token is never a flag: use OKTA_CLIENT_TOKEN or --token-file", "%v", err)

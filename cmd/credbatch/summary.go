@@ -190,6 +190,7 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 	out := map[string]any{
 		"tool_version":    version,
 		"org_url":         org,
+		"token_owner_id":  res.OwnerID,
 		"manifest":        manifest,
 		"manifest_sha256": sum.SHA256,
 		"rows":            sum.Rows,

@@ -40,10 +40,14 @@ const (
 	Get
 	// Logs is the System Log, GET /api/v1/logs (20-120 a minute).
 	Logs
+	// Groups is /api/v1/groups…: group lookups and group members.
+	Groups
+	// Apps is /api/v1/apps…: app users.
+	Apps
 	numBuckets
 )
 
-// String returns "credential", "user-read" or "system-log".
+// String returns "credential", "user-read", "system-log", "groups" or "apps".
 func (b Bucket) String() string {
 	switch b {
 	case Post:
@@ -52,6 +56,10 @@ func (b Bucket) String() string {
 		return "user-read"
 	case Logs:
 		return "system-log"
+	case Groups:
+		return "groups"
+	case Apps:
+		return "apps"
 	}
 	return "unknown"
 }
