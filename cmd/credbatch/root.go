@@ -122,20 +122,6 @@ checkpoint when rerun, and records every outcome in a report (mode 0600).`,
 	return root
 }
 
-// boolFlagWithSpace finds "--send-email false": a boolean flag followed by
-// a lone true or false, which the flag parser reads as an argument.
-func boolFlagWithSpace(args []string) (flag, val string, ok bool) {
-	for i := 0; i+1 < len(args); i++ {
-		switch args[i] {
-		case "--send-email", "--revoke-sessions", "--strict", "--yes", "--dry-run", "--match-short-names", "--verbose", "--json":
-			if v := strings.ToLower(args[i+1]); v == "true" || v == "false" {
-				return args[i], v, true
-			}
-		}
-	}
-	return "", "", false
-}
-
 // isCobraUsage tells cobra's own argument errors (unknown command, wrong
 // argument count) from the commands' errors.
 func isCobraUsage(err error) bool {

@@ -181,7 +181,7 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 	}
 	code := exitCode(runErr)
 	if runErr == nil {
-		code = exitCode(finalStatus(total, nil))
+		code = exitCode(finalStatus(total))
 	}
 	byCode := res.ByCode
 	if byCode == nil {
