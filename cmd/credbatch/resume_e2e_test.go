@@ -141,6 +141,7 @@ func TestMovedReportRebuilt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newCrashFixture(t, 30)
+			f.rate = "50" // 20 ms apart: each outcome its own batch, so the Nth batch comes
 			first := f.run(t, c.crash)
 			if !first.killed {
 				t.Fatalf("%s did not kill the run (%s)", c.crash, first)
