@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"github.com/credbatch/credbatch/internal/crashpoint"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/runner/pace"
 )
@@ -350,7 +351,7 @@ func (x *Export) commit(p *partial, st *State, users *userSet, counts map[string
 	if err := p.write(buf.Bytes()); err != nil {
 		return local("writing "+p.path, err)
 	}
-	crash("export-after-rows")
+	crashpoint.Hit("export-after-rows")
 	for s, n := range added {
 		counts[s] += n
 	}
@@ -361,7 +362,7 @@ func (x *Export) commit(p *partial, st *State, users *userSet, counts map[string
 	if err := saveState(x.statePath, st); err != nil {
 		return local("saving "+x.statePath, err)
 	}
-	crash("export-after-state")
+	crashpoint.Hit("export-after-state")
 	x.pages.Store(int64(st.Pages))
 	x.listed.Store(int64(st.Listed))
 	x.written.Store(int64(st.Written))
@@ -397,7 +398,7 @@ func (x *Export) finish() error {
 	if err := syncDir(filepath.Dir(out)); err != nil {
 		return local("syncing the directory of "+out, err)
 	}
-	crash("export-after-link")
+	crashpoint.Hit("export-after-link")
 	if err := os.Remove(x.partialPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return local("removing "+x.partialPath, err)
 	}
