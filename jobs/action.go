@@ -5,8 +5,9 @@
 //
 // The package never holds a manifest's rows in memory, nor a line longer
 // than MaxLine: Validate and Each stream the file, and duplicate detection
-// keeps one 64-bit hash per (user, action) pair, confirming a hash hit by
-// rereading both rows. It changes no process-wide setting. Every
+// keeps one 64-bit hash per (user, action) pair (8 bytes a row), reading the
+// file a second time, only when some hashes repeat, to compare those rows'
+// exact pairs. It changes no process-wide setting. Every
 // password and answer becomes a secret.String as soon as it is read, and no
 // error ever carries a cell's value (only column names, line numbers, action
 // names, and the kind of character a user cell may not hold).

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -156,23 +155,4 @@ func (d *decoder) Read(p []byte) (int, error) {
 func (d *decoder) at(off int64) mark {
 	i := sort.Search(len(d.marks), func(i int) bool { return d.marks[i].out > off })
 	return d.marks[max(i-1, 0)]
-}
-
-// textAt returns a reader of the manifest's text from text offset off: f
-// itself for UTF-8 (text offsets are file offsets); for UTF-16 a decoder
-// started at the mark before off, with the text before off skipped.
-func (s *scanner) textAt(f io.ReaderAt, off int64) (io.Reader, error) {
-	if s.dec == nil {
-		return io.NewSectionReader(f, off, 1<<62), nil
-	}
-	m := s.dec.at(off)
-	d := newDecoder(io.NewSectionReader(f, m.in, 1<<62), s.enc, m.in, m.out, false)
-	br := bufio.NewReaderSize(d, 32<<10)
-	if _, err := br.Discard(int(off - m.out)); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return br, nil
 }

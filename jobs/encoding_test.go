@@ -161,9 +161,8 @@ func TestUTF16BadText(t *testing.T) {
 }
 
 // TestUTF16Duplicates: a duplicate far into a large UTF-16 manifest is
-// confirmed by rereading the earlier row from the decoder's nearest mark,
-// and a hash collision between different pairs is told apart the same way
-// (CSV and JSONL).
+// confirmed by reading the manifest again, and a hash collision between
+// different pairs is told apart the same way (CSV and JSONL).
 func TestUTF16Duplicates(t *testing.T) {
 	orig := hashKey
 	t.Cleanup(func() { hashKey = orig })

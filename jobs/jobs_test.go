@@ -212,7 +212,7 @@ func TestDuplicateHashCollision(t *testing.T) {
 			"bob,expire_password\n" + // 3: collides with 2, not a duplicate
 			"alice,clear_sessions\n" + // 4: collides, not a duplicate
 			"BOB,expire_password\n" + // 5: duplicate of 3 (through the exact fallback)
-			"ALICE,expire_password\n" + // 6: duplicate of 2 (confirmed by rereading 2)
+			"ALICE,expire_password\n" + // 6: duplicate of 2 (confirmed by its exact pair)
 			"00uABCDEFGHIJ0123456,clear_sessions\n" + // 7
 			"00uabcdefghij0123456,clear_sessions\n", // 8: IDs are case-sensitive: not a duplicate
 			[]wantErr{{5, "user", "line 3", ""}, {6, "user", "line 2", ""}}},

@@ -188,8 +188,7 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	sum := &Summary{PerAction: make(map[Action]int)}
 	var takesSeen [numActionCols]bool
 	s := newScanner(m, d.Action != "", errs.add)
-	dups := newDupDetector(m, s, d)
-	defer dups.close()
+	dups := &dupDetector{}
 
 	j := new(Job) // one for every row: each is done with before the next
 	err = s.scan(tee, func(r *rawRow) error {
@@ -211,19 +210,8 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 				takesSeen[c] = true
 			}
 		}
-		if j.User == "" {
-			return nil
-		}
-		first, err := dups.check(j.UserKey(), j.Action, r)
-		if err != nil {
-			return err
-		}
-		if first > 0 {
-			errs.add(&LineError{
-				File: m.Path, Line: r.line, Column: r.colName(colUser),
-				Msg:  fmt.Sprintf("duplicate (user, action) pair: line %d has the same user and action %s", first, j.Action),
-				Hint: "keep one of the two rows; to repeat an action, run a second manifest",
-			})
+		if j.User != "" {
+			dups.add(j.UserKey(), j.Action)
 		}
 		return nil
 	})
@@ -232,6 +220,13 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return nil, fmt.Errorf("validate manifest: read %s: %w", m.Path, err)
+	}
+	if suspects := dups.repeated(); suspects != nil {
+		more, err := m.duplicates(d, suspects)
+		if err != nil {
+			return nil, err
+		}
+		mergeByLine(errs, more)
 	}
 	sum.SHA256 = hex.EncodeToString(h.Sum(nil))
 	sum.Size = cw.n

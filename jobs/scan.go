@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 // package in the process decodes CSV; it skips unknown columns silently
 // instead of reporting them; and it hides the csv.Reader, whose FieldPos and
 // InputOffset give each row's starting line and byte range (needed for error
-// lines, duplicate rereads and CopyRows). Mapping ten columns by hand is
+// lines and CopyRows). Mapping ten columns by hand is
 // simpler than working around all three.
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -217,51 +216,4 @@ func (s *scanner) scanCSV(br *bufio.Reader, bomLen int64, fn func(*rawRow) error
 		}
 		prev = end
 	}
-}
-
-// rowAt reads the row starting at byte off of f (for duplicate
-// confirmation). It returns nil when no row starts there.
-func (s *scanner) rowAt(f io.ReaderAt, off int64) (*rawRow, error) {
-	text, err := s.textAt(f, off)
-	if err != nil {
-		return nil, err
-	}
-	// A row that validated is at most MaxLine bytes and its line end.
-	sr := io.LimitReader(text, MaxLine+2)
-	row := &rawRow{start: off}
-	if s.m.Format == JSONL {
-		br := bufio.NewReader(sr)
-		b, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-		content := bytes.TrimSpace(b)
-		if len(content) == 0 {
-			return nil, nil
-		}
-		s.parseJSON(content, row)
-		return row, nil
-	}
-	cr := newCSVReader(sr, s.comma)
-	rec, err := cr.Read()
-	if err == io.EOF {
-		return nil, nil
-	}
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if len(rec) != len(s.fieldCol) {
-		return nil, nil
-	}
-	row.names = s.names
-	for i, v := range rec {
-		if c := s.fieldCol[i]; c >= 0 {
-			row.vals[c] = v
-		}
-	}
-	return row, nil
 }

@@ -122,12 +122,12 @@ func TestSeparatorRefused(t *testing.T) {
 	}
 }
 
-// TestSeparatorDuplicates: duplicates are confirmed by rereading the
+// TestSeparatorDuplicates: duplicates are confirmed by reading the
 // earlier row with the file's separator.
 func TestSeparatorDuplicates(t *testing.T) {
 	orig := hashKey
 	t.Cleanup(func() { hashKey = orig })
-	hashKey = func(string, Action) uint64 { return 42 } // every pair collides: each is reread
+	hashKey = func(string, Action) uint64 { return 42 } // every pair collides: each is compared
 	content := "user;action\nalice;expire_password\nbob;expire_password\n\"ALICE\";expire_password\n"
 	_, err := writeManifest(t, "m.csv", content).Validate(Defaults{})
 	got := lineErrors(t, err)

@@ -562,12 +562,12 @@ func (e *env) client(token string) *okta.Client {
 // priorOf builds a Prior from a reopened checkpoint, as `credbatch run` does
 // on a resume.
 func priorOf(j *checkpoint.Journal, st *checkpoint.State) runner.Prior {
-	claims := map[uint64]int{}
+	claims := runner.NewClaims(0)
 	_ = j.Replay(func(o checkpoint.Outcome) error {
 		return report.Read(bytes.NewReader(o.Payload), report.JSONL, func(r *report.Row) error {
 			if r.UserID != "" && r.Outcome != report.Skipped &&
 				r.ErrorCode != report.CodeLoginMismatch && r.ErrorCode != report.CodeDuplicateUser {
-				claims[runner.ClaimKey(r.UserID, r.Action)] = r.Line
+				claims.Claim(runner.ClaimKey(r.UserID, r.Action), r.Line)
 			}
 			return nil
 		})

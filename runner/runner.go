@@ -87,7 +87,7 @@ type Prior struct {
 	Attempts map[int]int                // line -> attempts recorded in earlier runs
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
-	Claims   map[uint64]int             // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
+	Claims   *Claims                    // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
 	Counts   map[string]int             // outcome -> rows, of the rows Done holds (for progress)
 }
 
@@ -166,7 +166,7 @@ type Runner struct {
 	decided int  // rows handed to the recorder
 	tripped bool // a row tripped --halt-on
 	// Duplicates and one row per user at a time (users.go's sequence, finish).
-	claims map[uint64]int           // ClaimKey(userID, action) -> line
+	claims *Claims                  // ClaimKey(userID, action) -> line (set by prepare)
 	chains map[string]chan struct{} // user ID -> the done of its last row sequenced
 }
 
@@ -207,7 +207,6 @@ func New(opt Options, in Input) *Runner {
 		byCode:      map[string]int{},
 		byReason:    map[string]int{},
 		statusCount: map[string]int{},
-		claims:      map[uint64]int{},
 		chains:      map[string]chan struct{}{},
 		excludeIDs:  map[string]bool{},
 		excludeLog:  map[string]string{},

@@ -23,8 +23,9 @@ func (r *Runner) prepare(feed, hard context.Context) error {
 			r.excludeLog[strings.ToLower(e)] = ""
 		}
 	}
-	if r.in.Prior.Claims != nil {
-		r.claims = r.in.Prior.Claims
+	// Room for a claim a row: the table never grows during the run.
+	if r.claims = r.in.Prior.Claims; r.claims == nil {
+		r.claims = NewClaims(r.in.Rows)
 	}
 	// The token's own user is never touched.
 	if r.opt.OwnerID != "" {
@@ -266,7 +267,7 @@ func (r *Runner) sequence(t *task) {
 		// On the wire when a run stopped: it ends in_doubt whatever the
 		// lists say now. It still claims its user.
 		r.mu.Lock()
-		r.claims[claimKey(t.userID, string(j.Action))] = j.Line
+		r.claims.Claim(claimKey(t.userID, string(j.Action)), j.Line)
 		r.mu.Unlock()
 		return
 	}
@@ -281,12 +282,12 @@ func (r *Runner) sequence(t *task) {
 	key := claimKey(t.userID, string(j.Action))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if first, dup := r.claims[key]; dup && first != j.Line {
+	if first, dup := r.claims.Line(key); dup && first != j.Line {
 		r.decide(t, r.failure(), report.CodeDuplicateUser,
 			fmt.Sprintf("line %d already has %s for this user (after resolving logins); not sent again", first, j.Action))
 		return
 	}
-	r.claims[key] = j.Line
+	r.claims.Claim(key, j.Line)
 	t.prev = r.chains[t.userID]
 	t.done = make(chan struct{})
 	r.chains[t.userID] = t.done

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credbatch/credbatch/emulator"
+	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
@@ -177,5 +179,67 @@ func TestMovedReportRebuilt(t *testing.T) {
 			}
 			f.checkChain(t, []runEnd{first, last}, 1)
 		})
+	}
+}
+
+// TestResumeKeepsEarlierClaims: a row that names by ID the user an earlier
+// row named by login (same action) is a duplicate after resolution even
+// when the earlier row finished in an earlier run: the resume learns the
+// claims of finished rows from the checkpoint. The first run stops on
+// purpose (--halt-on 1, the row after the login row fails) with the
+// duplicate far beyond what was fed; the resume reports it CB_DUPLICATE_USER
+// naming the login row's line and sends nothing for it.
+func TestResumeKeepsEarlierClaims(t *testing.T) {
+	t.Parallel()
+	f := newCrashFixture(t, 1)
+	u := f.users[1]
+	var b strings.Builder
+	b.WriteString("user,action\n")
+	fmt.Fprintf(&b, "%s,expire_password\n", u.Login)        // line 2: claims u
+	b.WriteString("00u99999999999999999,expire_password\n") // line 3: no such user: fails, halts
+	for i := 2; i <= 60; i++ {                              // lines 4-62
+		fmt.Fprintf(&b, "%s,expire_password\n", f.users[i].ID)
+	}
+	fmt.Fprintf(&b, "%s,expire_password\n", u.ID) // line 63: u again, by ID
+	if err := os.WriteFile(f.manifest, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", f.manifest, "--org-url", f.url, "--yes", "--rate", "0", "--workers", "1"}
+	sentTo := func() int {
+		return f.credentialRequests()[u.ID+" "+emulator.OpExpirePassword]
+	}
+
+	first := f.exec(t, append(args, "--halt-on", "1")...)
+	if first.code != 3 {
+		t.Fatalf("the first run ended with %s, want exit 3 (--halt-on); output:\n%s", first, first.out)
+	}
+	rows := map[int]*report.Row{}
+	for _, r := range readRows(t, f.reportPath) {
+		rows[r.Line] = r
+	}
+	if r := rows[2]; r == nil || r.Outcome != report.Succeeded || r.UserID != u.ID {
+		t.Fatalf("after the first run line 2 is %+v, want succeeded for %s", r, u.ID)
+	}
+	if rows[63] != nil || sentTo() != 1 {
+		t.Fatalf("the first run reached line 63 (%d requests to %s): the test proves nothing", sentTo(), u.ID)
+	}
+
+	last := f.exec(t, args...)
+	if last.code != 1 {
+		t.Fatalf("the resume ended with %s, want exit 1; output:\n%s", last, last.out)
+	}
+	rows = map[int]*report.Row{}
+	for _, r := range readRows(t, f.reportPath) {
+		rows[r.Line] = r
+	}
+	if len(rows) != 62 {
+		t.Errorf("the report has %d rows, want 62", len(rows))
+	}
+	r := rows[63]
+	if r == nil || r.Outcome != report.Failed || r.ErrorCode != report.CodeDuplicateUser || !strings.Contains(r.ErrorSummary, "line 2") {
+		t.Errorf("line 63 is %+v, want failed %s naming line 2", r, report.CodeDuplicateUser)
+	}
+	if n := sentTo(); n != 1 {
+		t.Errorf("%s was sent expire_password %d times, want once", u.ID, n)
 	}
 }

@@ -55,6 +55,7 @@ func (j *Journal) ReplayAttempts(fn func(AttemptRecord) error) error {
 		switch rec.kind {
 		case 'A':
 			ar.Attempt = rec.attempt
+			ar.UserID = string(rec.user) // rec.user lies in the read buffer
 		case 'R':
 			ar.Line, ar.Release = rec.release, true
 		default:

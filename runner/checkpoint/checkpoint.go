@@ -219,6 +219,9 @@ type State struct {
 	// (0 after a clean stop), or OpenReadOnly would have.
 	Records        int
 	TruncatedBytes int64
+	// Outcomes is the number of outcome records read: how many Replay
+	// streams (Done.Count(), unless a line was recorded twice).
+	Outcomes int
 	// Damage is set only by OpenReadOnly, when the file is damaged other than
 	// by a torn tail: the State then describes the readable prefix before
 	// Damage.Offset. Open refuses such a file instead.

@@ -57,7 +57,11 @@ func mustOpen(t testing.TB, path string) (*Journal, *State) {
 func replayAll(t testing.TB, j *Journal) []Outcome {
 	t.Helper()
 	var out []Outcome
-	if err := j.Replay(func(o Outcome) error { out = append(out, o); return nil }); err != nil {
+	if err := j.Replay(func(o Outcome) error {
+		o.Payload = bytes.Clone(o.Payload) // valid only during the call
+		out = append(out, o)
+		return nil
+	}); err != nil {
 		t.Fatalf("Replay: %v", err)
 	}
 	return out
@@ -98,8 +102,8 @@ func TestCreateOpenRoundTrip(t *testing.T) {
 	if st.Header != wantH {
 		t.Errorf("header = %+v, want %+v", st.Header, wantH)
 	}
-	if st.Records != len(steps) || st.TruncatedBytes != 0 {
-		t.Errorf("Records, TruncatedBytes = %d, %d; want %d, 0", st.Records, st.TruncatedBytes, len(steps))
+	if st.Records != len(steps) || st.TruncatedBytes != 0 || st.Outcomes != 3 {
+		t.Errorf("Records, TruncatedBytes, Outcomes = %d, %d, %d; want %d, 0, 3", st.Records, st.TruncatedBytes, st.Outcomes, len(steps))
 	}
 	for line, want := range map[int]bool{1: false, 2: true, 3: true, 4: false, 5: true, 6: false, 1000: false} {
 		if st.Done.Has(line) != want {
@@ -456,12 +460,19 @@ func TestReleaseClearsInFlightAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Unix(1700000000, 0).UTC()
-	for _, line := range []int{2, 3} {
+	for _, line := range []int{2, 3, 4} {
 		if err := j.Attempt(Attempt{Line: line, UserID: "00u1", N: 1, At: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := j.Release(2); err != nil {
+		t.Fatal(err)
+	}
+	// Line 4: released, then attempted again: in flight once more.
+	if err := j.Release(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Attempt(Attempt{Line: 4, UserID: "00u1", N: 2, At: at.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Close(); err != nil {
@@ -480,6 +491,10 @@ func TestReleaseClearsInFlightAttempt(t *testing.T) {
 	}
 	if st.Attempts[2] != 1 {
 		t.Errorf("line 2 attempts = %d, want 1 (a release keeps the count)", st.Attempts[2])
+	}
+	if a, ok := st.LastAttempt[4]; !ok || a.N != 2 || st.Attempts[4] != 2 || !st.FirstAttempt[4].Equal(at) {
+		t.Errorf("line 4 (attempt, release, attempt): last %+v (in flight %v), %d attempts, first %v; want the second in flight, 2, %v",
+			a, ok, st.Attempts[4], st.FirstAttempt[4], at)
 	}
 }
 
@@ -597,5 +612,124 @@ func TestUndecodableFrameIsRefused(t *testing.T) {
 	defer j.Close()
 	if st.Damage == nil || st.Damage.Offset != fi.Size() || !st.Done.Has(2) || st.Records != 1 {
 		t.Fatalf("OpenReadOnly: damage %v, line 2 done %v, records %d; want the damage at %d and line 2", st.Damage, st.Done.Has(2), st.Records, fi.Size())
+	}
+}
+
+// TestBodyLongerThanTheReadBuffer: a record longer than the reader's 1 MiB
+// buffer is read whole (not where it lies in the buffer), between records
+// that are; cut anywhere inside, it is a torn tail.
+func TestBodyLongerThanTheReadBuffer(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+5) // 3 MiB and a bit
+	big[len(big)/2] = '\n'
+	want := []Outcome{
+		{Line: 2, Outcome: "succeeded", Payload: payload(2)},
+		{Line: 3, Outcome: "failed", Payload: big},
+		{Line: 4, Outcome: "succeeded", Payload: payload(4)},
+	}
+	for _, o := range want {
+		if err := j.Outcome(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, st := mustOpen(t, path)
+	if st.Done.Count() != 3 || st.Outcomes != 3 || st.TruncatedBytes != 0 {
+		t.Errorf("Open: %d done, %d outcomes, %d bytes cut; want 3, 3, 0", st.Done.Count(), st.Outcomes, st.TruncatedBytes)
+	}
+	if got := replayAll(t, j2); !sameOutcomes(got, want) {
+		t.Errorf("Replay = %s, want %s", describe(got), describe(want))
+	}
+	j2.Close()
+
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := int64(bytes.Index(whole, big)) + int64(len(big)) + 1 // the big frame's end
+	for _, cut := range []int64{end - int64(len(big)) + 7, end - int64(len(big))/2, end - 1} {
+		p := filepath.Join(dir, fmt.Sprintf("cut%d.checkpoint", cut))
+		if err := os.WriteFile(p, whole[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		j3, st, err := Open(p)
+		if err != nil {
+			t.Fatalf("cut at %d: Open: %v", cut, err)
+		}
+		if st.Done.Count() != 1 || st.TruncatedBytes == 0 {
+			t.Errorf("cut at %d: %d done, %d bytes cut; want 1 and the torn record cut", cut, st.Done.Count(), st.TruncatedBytes)
+		}
+		if got := replayAll(t, j3); !sameOutcomes(got, want[:1]) {
+			t.Errorf("cut at %d: Replay = %s", cut, describe(got))
+		}
+		j3.Close()
+	}
+}
+
+// TestReplayFrom: ReplayFrom(k) streams the outcome records after the k-th,
+// wherever k falls against the places Open noted (every 1,024th outcome),
+// with attempts between them, outcomes appended after Open included, and
+// counts them all.
+func TestReplayFrom(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "from.checkpoint")
+	j := mustCreate(t, path, testHeader())
+	const n = 3000
+	var batch []Outcome
+	for i := range n {
+		line := i + 2
+		if i%3 == 0 {
+			if err := j.Note(Attempt{Line: line, UserID: "00uAAAAAAAAAAAAAAAAA", N: 1, At: time.Unix(1, 0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		batch = append(batch, Outcome{Line: line, Outcome: "succeeded", Payload: payload(line)})
+		if len(batch) == 100 {
+			if err := j.Outcomes(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, st := mustOpen(t, path)
+	defer j2.Close()
+	if st.Outcomes != n {
+		t.Fatalf("Outcomes = %d, want %d", st.Outcomes, n)
+	}
+	check := func(k, total int) {
+		t.Helper()
+		var lines []int
+		got, err := j2.ReplayFrom(k, func(o Outcome) error {
+			if string(o.Payload) != string(payload(o.Line)) {
+				return fmt.Errorf("line %d: wrong payload", o.Line)
+			}
+			lines = append(lines, o.Line)
+			return nil
+		})
+		if err != nil || got != total {
+			t.Fatalf("ReplayFrom(%d) = %d, %v; want %d outcomes", k, got, err, total)
+		}
+		want := max(total-k, 0)
+		if len(lines) != want || (want > 0 && (lines[0] != k+2 || lines[want-1] != total+1)) {
+			t.Errorf("ReplayFrom(%d): %d outcomes (lines %v...), want %d from line %d", k, len(lines), lines[:min(len(lines), 3)], want, k+2)
+		}
+	}
+	for _, k := range []int{0, 1, 1023, 1024, 1025, 2047, 2048, 2049, 2999, 3000, 3001, 9999} {
+		check(k, n)
+	}
+	// Outcomes recorded after Open are past the last place it noted.
+	for line := n + 2; line < n+7; line++ {
+		if err := j2.Outcome(Outcome{Line: line, Outcome: "failed", Payload: payload(line)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []int{2500, 3000, 3003, 3005} {
+		check(k, n+5)
 	}
 }

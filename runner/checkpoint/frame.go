@@ -93,16 +93,19 @@ const (
 )
 
 // frameReader reads frames from r, counting the bytes of whole frames read.
+// A frame is parsed where it lies in the reader's buffer: its head is
+// peeked, and its body too when it fits (every record a run writes does), so
+// reading a journal copies nothing but what the buffer reads.
 type frameReader struct {
 	r   *bufio.Reader
 	off int64  // end of the last whole frame
-	buf []byte // scratch for the body and its newline
+	buf []byte // a body longer than the buffer, and its newline
 }
 
 // newFrameReader reads the size bytes of r through a buffer of up to 1 MiB
-// (no larger than what there is to read).
+// (no larger than what there is to read, but room for a head).
 func newFrameReader(r io.Reader, size int64) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, int(min(1<<20, max(size, 16))))}
+	return &frameReader{r: bufio.NewReaderSize(r, int(min(1<<20, max(size, 64))))}
 }
 
 // readErr classifies an error met inside a frame: the end of the file there
@@ -117,26 +120,28 @@ func readErr(err error) error {
 
 // next returns the next frame's body (valid until the next call). It returns
 // io.EOF at a clean end, an error wrapping errBadFrame (saying what is wrong)
-// at a torn, corrupt or short frame, and any other read error as it is.
+// at a torn, corrupt or short frame, and any other read error as it is. The
+// head is checked byte by byte in file order, so a frame that is both short
+// and malformed gets the error of its first bad byte.
 func (fr *frameReader) next() ([]byte, error) {
+	head, perr := fr.r.Peek(maxFrameHead) // fewer bytes only near the end (perr says why)
+	if len(head) == 0 && perr == io.EOF {
+		return nil, io.EOF
+	}
 	// Length: 1..8 decimal digits then a tab.
-	n, used := 0, 0
-	for {
-		c, err := fr.r.ReadByte()
-		if err != nil {
-			if err == io.EOF && used == 0 {
-				return nil, io.EOF
-			}
-			return nil, readErr(err)
+	n, i := 0, 0
+	for ; ; i++ {
+		if i == len(head) {
+			return nil, readErr(perr)
 		}
-		used++
+		c := head[i]
 		if c == '\t' {
-			if used == 1 {
+			if i == 0 {
 				return nil, errFrameLength
 			}
 			break
 		}
-		if c < '0' || c > '9' || used > maxLenDigits {
+		if c < '0' || c > '9' || i >= maxLenDigits {
 			return nil, errFrameLength
 		}
 		n = n*10 + int(c-'0')
@@ -146,14 +151,13 @@ func (fr *frameReader) next() ([]byte, error) {
 	}
 	// CRC: 8 lowercase hex digits then a tab.
 	var want uint32
-	for i := 0; i < 9; i++ {
-		c, err := fr.r.ReadByte()
-		if err != nil {
-			return nil, readErr(err)
+	for k := 0; k < 9; k++ {
+		if i+1+k == len(head) {
+			return nil, readErr(perr)
 		}
-		used++
+		c := head[i+1+k]
 		switch {
-		case i == 8:
+		case k == 8:
 			if c != '\t' {
 				return nil, errFrameCRCField
 			}
@@ -165,12 +169,23 @@ func (fr *frameReader) next() ([]byte, error) {
 			return nil, errFrameCRCField
 		}
 	}
-	if cap(fr.buf) < n+1 {
-		fr.buf = make([]byte, n+1, max(n+1, 2*cap(fr.buf)))
-	}
-	b := fr.buf[:n+1]
-	if _, err := io.ReadFull(fr.r, b); err != nil {
-		return nil, readErr(err)
+	used := i + 10
+	_, _ = fr.r.Discard(used) // peeked: cannot fail
+	var b []byte
+	if n+1 <= fr.r.Size() {
+		var err error
+		if b, err = fr.r.Peek(n + 1); err != nil {
+			return nil, readErr(err)
+		}
+		_, _ = fr.r.Discard(n + 1)
+	} else {
+		if cap(fr.buf) < n+1 {
+			fr.buf = make([]byte, n+1)
+		}
+		b = fr.buf[:n+1]
+		if _, err := io.ReadFull(fr.r, b); err != nil {
+			return nil, readErr(err)
+		}
 	}
 	if b[n] != '\n' {
 		return nil, errFrameNewline
@@ -217,7 +232,8 @@ func parseHead(b []byte) (n int, crc uint32, head int, ok bool) {
 type record struct {
 	kind    byte // 'H', 'A', 'R' or 'O'
 	header  Header
-	attempt Attempt
+	attempt Attempt // UserID is left empty: the caller makes it from user
+	user    []byte  // an 'A' record's user ID (aliases the body)
 	release int     // the line of an 'R' record
 	outcome Outcome // Payload aliases the body
 }
@@ -310,7 +326,8 @@ func decodeBody(body []byte, wantHeader bool, names interner) (record, error) {
 		if !ok1 || !ok2 || !ok3 || !okL || !okN || !okT || line < 0 || line > MaxLine {
 			return rec, errBadFrame
 		}
-		rec.attempt = Attempt{Line: int(line), N: int(n), At: time.Unix(0, at).UTC(), UserID: string(user)}
+		rec.attempt = Attempt{Line: int(line), N: int(n), At: time.Unix(0, at).UTC()}
+		rec.user = user
 	case 'R':
 		line, okL := atoi(rest)
 		if !okL || line < 0 || line > MaxLine {

@@ -39,6 +39,7 @@ type Journal struct {
 	closed   bool
 	readOnly bool    // opened by OpenReadOnly: no record may be written
 	done     *Bitset // lines with an outcome appended (durable or pending)
+	marks    []int64 // where outcome records 0, outcomeMark, 2×outcomeMark... start (those Open read)
 
 	// Counters, read through Stats.
 	syncs   int64
@@ -222,7 +223,9 @@ func Open(path string) (*Journal, *State, error) {
 		st.TruncatedBytes = sc.size - valid
 	}
 	// The journal keeps its own copy of Done to refuse a second outcome.
-	return newJournal(path, f, valid, st.Done.clone()), st, nil
+	j := newJournal(path, f, valid, st.Done.clone())
+	j.marks = sc.marks
+	return j, st, nil
 }
 
 // OpenReadOnly opens a checkpoint only to read it, damaged or not, and
@@ -252,7 +255,7 @@ func OpenReadOnly(path string) (*Journal, *State, error) {
 		sc.st.TruncatedBytes = sc.size - sc.valid
 	}
 	j := newJournal(path, f, sc.valid, sc.st.Done.clone())
-	j.readOnly = true
+	j.readOnly, j.marks = true, sc.marks
 	return j, sc.st, nil
 }
 
@@ -433,26 +436,60 @@ func (j *Journal) flushLocked() {
 // Replay calls fn for every outcome record that was durable when Replay
 // began, in file order, reading the file from the start with positional reads
 // that do not disturb appends; memory does not grow with the number of
-// records. Each Outcome's Payload is a fresh slice fn may keep. Replay stops
-// at fn's first error and returns it wrapped. It must finish before Close.
+// records. Each Outcome's Payload is valid only until fn returns (it lies in
+// the read buffer): fn copies what it keeps. Replay stops at fn's first error
+// and returns it wrapped. It must finish before Close.
 func (j *Journal) Replay(fn func(o Outcome) error) error {
+	_, err := j.replay(0, fn)
+	return err
+}
+
+// ReplayFrom is Replay without the first k outcome records (fn sees the
+// (k+1)th on), and returns how many outcome records there were in all. Open
+// noted where every outcomeMark-th outcome record starts, so the records
+// before the k-th are mostly not read: completing a report that lacks only
+// the journal's last rows reads only the journal's end.
+func (j *Journal) ReplayFrom(k int, fn func(o Outcome) error) (outcomes int, err error) {
+	return j.replay(max(k, 0), fn)
+}
+
+// outcomeMark is how often Open notes where an outcome record starts: 8
+// bytes every 1,024 rows.
+const outcomeMark = 1024
+
+func (j *Journal) replay(k int, fn func(o Outcome) error) (int, error) {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
-		return fmt.Errorf("%s: %w", j.path, ErrClosed)
+		return 0, fmt.Errorf("%s: %w", j.path, ErrClosed)
 	}
 	end := j.off
 	j.mu.Unlock()
 
-	fr := newFrameReader(io.NewSectionReader(j.f, 0, end), end)
-	first := true
+	var from int64 // the header's offset, or a noted outcome record's
+	seen := 0      // outcome records before from
+	if m := min(k/outcomeMark, len(j.marks)-1); k > 0 && m >= 0 {
+		from, seen = j.marks[m], m*outcomeMark
+	}
+	fr := newFrameReader(io.NewSectionReader(j.f, from, end-from), end-from)
+	fr.off = from
+	first := from == 0
 	names := interner{}
 	for {
 		body, err := fr.next()
 		if err == io.EOF {
-			return nil
+			return seen, nil
 		}
 		var rec record
+		if err == nil && !first && len(body) > 1 && body[1] == '\t' {
+			switch {
+			case body[0] == 'A' || body[0] == 'R':
+				continue // not an outcome: Open decoded it, and its checksum still holds
+			case body[0] == 'O' && seen < k:
+				seen++
+				continue // before the k-th: Open decoded it too
+			}
+		}
 		if err == nil {
 			if rec, err = decodeBody(body, first, names); err != nil {
 				err = errFrameRecord
@@ -461,18 +498,18 @@ func (j *Journal) Replay(fn func(o Outcome) error) error {
 		if err != nil {
 			// Open read these bytes whole: they changed under the journal.
 			if !errors.Is(err, errBadFrame) {
-				return fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, err)
+				return seen, fmt.Errorf("replay %s at byte %d: %w", j.path, fr.off, err)
 			}
-			return fmt.Errorf("replay: %w", &CorruptError{Path: j.path, Offset: fr.off, Next: -1, Size: end, Reason: err.Error()})
+			return seen, fmt.Errorf("replay: %w", &CorruptError{Path: j.path, Offset: fr.off, Next: -1, Size: end, Reason: err.Error()})
 		}
 		first = false
 		if rec.kind != 'O' {
 			continue
 		}
+		seen++
 		o := rec.outcome
-		o.Payload = append([]byte(nil), o.Payload...)
 		if err := fn(o); err != nil {
-			return fmt.Errorf("replay %s: line %d: %w", j.path, o.Line, err)
+			return seen, fmt.Errorf("replay %s: line %d: %w", j.path, o.Line, err)
 		}
 	}
 }

@@ -85,6 +85,36 @@ type scan struct {
 	valid  int64         // end of the readable prefix
 	size   int64         // the file's size
 	damage *CorruptError // nil: whole, or whole but for a torn tail after valid
+	marks  []int64       // Journal.marks
+}
+
+// openLine is what the attempt records of a line without an outcome say.
+type openLine struct {
+	n        int       // attempt records
+	first    time.Time // the first one's time
+	last     Attempt   // the last one, but its UserID
+	user     []byte    // the last one's user ID
+	inFlight bool      // no release record after the last attempt
+}
+
+// outcomeCounts counts outcomes by name; the names are few (and interned),
+// so a list beats a map's hashing on every record.
+type outcomeCounts []struct {
+	name string
+	n    int
+}
+
+func (c *outcomeCounts) add(name string) {
+	for i := range *c {
+		if (*c)[i].name == name {
+			(*c)[i].n++
+			return
+		}
+	}
+	*c = append(*c, struct {
+		name string
+		n    int
+	}{name, 1})
 }
 
 // readJournal reads f from the start. A header that does not read back is a
@@ -126,9 +156,17 @@ func readJournal(f *os.File, path string) (scan, error) {
 		FirstAttempt: map[int]time.Time{},
 	}
 	names := interner{}
+	// The attempts of lines without an outcome (yet): one entry a line, so
+	// that the usual pair, an attempt then its outcome, costs one insert and
+	// one delete; it holds only the rows in flight at each point of the file.
+	open := map[int]*openLine{}
+	var free []*openLine // entries of lines that got their outcome, reused
+	counts := outcomeCounts{}
 	valid := fr.off // end of the last whole frame that also decoded
 	var bad error
+	var marks []int64 // Journal.marks
 	for {
+		start := fr.off
 		body, err := fr.next()
 		if err == io.EOF {
 			break
@@ -152,26 +190,53 @@ func readJournal(f *os.File, path string) (scan, error) {
 		case 'A':
 			a := rec.attempt
 			if !st.Done.Has(a.Line) {
-				st.Attempts[a.Line]++
-				st.LastAttempt[a.Line] = a
-				if _, ok := st.FirstAttempt[a.Line]; !ok {
-					st.FirstAttempt[a.Line] = a.At
+				ol := open[a.Line]
+				if ol == nil {
+					if k := len(free); k > 0 {
+						ol, free = free[k-1], free[:k-1]
+						*ol = openLine{user: ol.user[:0]}
+					} else {
+						ol = &openLine{}
+					}
+					ol.first = a.At
+					open[a.Line] = ol
 				}
+				ol.n++
+				ol.last, ol.inFlight = a, true
+				ol.user = append(ol.user[:0], rec.user...)
 			}
 		case 'R':
-			delete(st.LastAttempt, rec.release)
+			if ol := open[rec.release]; ol != nil {
+				ol.inFlight = false
+			}
 		case 'O':
 			o := rec.outcome
+			if st.Outcomes%outcomeMark == 0 {
+				marks = append(marks, start)
+			}
+			st.Outcomes++
 			if !st.Done.Has(o.Line) {
 				st.Done.Set(o.Line)
-				st.Counts[o.Outcome]++
+				counts.add(o.Outcome)
 			}
-			delete(st.LastAttempt, o.Line)
-			delete(st.Attempts, o.Line)
-			delete(st.FirstAttempt, o.Line)
+			if ol := open[o.Line]; ol != nil {
+				delete(open, o.Line)
+				free = append(free, ol)
+			}
 		}
 	}
-	sc := scan{st: st, valid: valid, size: size}
+	for line, ol := range open {
+		st.Attempts[line] = ol.n
+		st.FirstAttempt[line] = ol.first
+		if ol.inFlight {
+			ol.last.UserID = string(ol.user)
+			st.LastAttempt[line] = ol.last
+		}
+	}
+	for _, c := range counts {
+		st.Counts[c.name] = c.n
+	}
+	sc := scan{st: st, valid: valid, size: size, marks: marks}
 	if bad == nil {
 		return sc, nil
 	}
