@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credbatch/credbatch/internal/gctune"
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
@@ -551,10 +550,10 @@ func runRun(e *env, o *runOpts, manifestArg string) error {
 		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
 	}
 	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
-	stopTuning := gctune.Start(gctune.Default)
+	restoreGC := gcForRun(sum.Rows)
 	start := time.Now()
 	res, runErr := run.Run(e.feed, e.hard)
-	stopTuning()
+	restoreGC()
 	stopProgress()
 	js := j.Stats()
 	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
