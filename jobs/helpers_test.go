@@ -43,7 +43,8 @@ func collect(t testing.TB, m *Manifest, d Defaults) []*Job {
 	}
 	var out []*Job
 	if err := m.Each(d, func(j *Job) error {
-		out = append(out, j)
+		c := *j // j is Each's, refilled for the next row
+		out = append(out, &c)
 		return nil
 	}); err != nil {
 		t.Fatalf("Each: %v", err)

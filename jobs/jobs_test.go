@@ -460,3 +460,31 @@ func TestCopyStdin(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("read failed") }
+
+// TestEachRefillsItsJob: Each hands every row the same Job, refilled whole:
+// nothing of a row with every column set survives into the next, bare one.
+func TestEachRefillsItsJob(t *testing.T) {
+	m := writeManifest(t, "m.csv", "user,action,old_password,new_password,strict,email,first_name\n"+
+		"alice,change_password,Old-Pw-1!,New-Pw-2!,true,alice@example.com,Alice\n"+
+		"bob,expire_password,,,,,\n")
+	var first *Job
+	var got []Job
+	if err := m.Each(Defaults{}, func(j *Job) error {
+		if first == nil {
+			first = j
+		} else if j != first {
+			t.Error("Each allocated a second Job")
+		}
+		got = append(got, *j)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Strict == nil || got[0].OldPassword.IsZero() || got[0].Email == "" {
+		t.Fatalf("jobs %+v: want alice's with its columns, then bob's", got)
+	}
+	if b := got[1]; b.User != "bob" || b.Line != 3 || b.Action != ExpirePassword || b.Strict != nil || !b.OldPassword.IsZero() ||
+		!b.NewPassword.IsZero() || b.Email != "" || b.FirstName != "" || b.UserIsID {
+		t.Errorf("bob's job %+v kept something of alice's", b)
+	}
+}

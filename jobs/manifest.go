@@ -259,10 +259,12 @@ func (m *Manifest) Validate(d Defaults) (*Summary, error) {
 }
 
 // Each reads the manifest again and calls fn with each row's Job, in file
-// order. It stops at fn's first error and returns it. Call it after Validate
-// succeeded: a row that does not validate (the file changed, or Validate was
-// skipped) stops Each with that row's *LineError. Each does not check for
-// duplicates.
+// order. The Job is Each's own, refilled for every row: fn must not keep
+// the pointer after it returns (it copies *j to keep the row; a million-row
+// run allocates no Job). It stops at fn's first error and returns it. Call it
+// after Validate succeeded: a row that does not validate (the file changed,
+// or Validate was skipped) stops Each with that row's *LineError. Each does
+// not check for duplicates.
 func (m *Manifest) Each(d Defaults, fn func(*Job) error) error {
 	if d.Action != "" && !d.Action.valid() {
 		return fmt.Errorf("--action: %w (actions: %s)", ErrUnknownAction, actionList())
@@ -279,13 +281,17 @@ func (m *Manifest) Each(d Defaults, fn func(*Job) error) error {
 		}
 	}
 	s := newScanner(m, d.Action != "", keep)
+	j := new(Job)
 	err = s.scan(f, func(r *rawRow) error {
 		if first != nil {
 			return first
 		}
-		j := build(m.Path, r, d, keep)
+		ok := fill(j, m.Path, r, d, keep)
 		if first != nil {
 			return first
+		}
+		if !ok {
+			return fmt.Errorf("read manifest %s: line %d could not be read as a row", m.Path, r.line)
 		}
 		return fn(j)
 	})

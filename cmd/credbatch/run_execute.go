@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/credbatch/credbatch/internal/gctune"
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
@@ -47,10 +46,10 @@ func (s *runSetup) execute(f *runFiles, org *orgCheck) (*ran, error) {
 		infof(e.stderr, "resuming: %d of %d rows already finished", f.state.Done.Count(), f.sum.Rows)
 	}
 	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
-	stopTuning := gctune.Start(gctune.Default)
+	restoreGC := gcForRun(f.sum.Rows)
 	r := &ran{start: time.Now()}
 	r.res, r.err = run.Run(e.feed, e.hard)
-	stopTuning()
+	restoreGC()
 	stopProgress()
 	js := f.j.Stats()
 	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
