@@ -60,10 +60,10 @@ neighbour_run() {
 	local wall ratio busiest r429 rejected per
 	wall=$(calc "round($t1 - $t0, 3)")
 	ratio=$(calc "round($wall / $ideal, 3)")
-	busiest=$(json_get "$TMP/$name.stats.json" 'max([w["used"] for w in d["windows"] if w["bucket"] == "credentials"] or [0])')
+	busiest=$(json_get "$TMP/$name.stats.json" 'max([w["used"] + w.get("neighbour", 0) for w in d["windows"] if w["bucket"] == "credentials"] or [0])')
 	r429=$(json_get "$TMP/$name.stats.json" 'd["rateLimited"]')
 	rejected=$(json_get "$TMP/$name.stats.json" 'sum(w["rejected"] for w in d["windows"] if w["bucket"] == "credentials")')
-	per=$(json_get "$TMP/$name.stats.json" '" ".join(str(w["used"]) for w in d["windows"] if w["bucket"] == "credentials")')
+	per=$(json_get "$TMP/$name.stats.json" '" ".join(str(w["used"] + w.get("neighbour", 0)) for w in d["windows"] if w["bucket"] == "credentials")')
 	log "run $name: limit $limit per ${window}s, neighbour $per_s/s ($pct%), $rows rows, max-share $share: wall ${wall}s (minimum ${ideal}s), busiest window $busiest, 429s $r429 to credbatch, $rejected refused in the windows"
 	log "  everyone's requests per window: $per"
 	echo "FIGURE neighbour_${name}_busiest_window $busiest of $limit (goal <= $((limit * share / 100 + 1)))"

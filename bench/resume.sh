@@ -18,7 +18,7 @@ ROWS=${RESUME_ROWS:-1000000}
 build
 gen_users $((ROWS + 1)) "$TMP/users.json"
 gen_manifest 1 "$ROWS" expire_password "$TMP/manifest.csv"
-echo "00u99999999999999999,expire_password" >>"$TMP/manifest.csv"
+echo "00u99999999999999999,user9999999@example.com,expire_password" >>"$TMP/manifest.csv"
 
 start_mock setup --users-file "$TMP/users.json" --window 1s
 ADDR=${MOCK_URL#http://}

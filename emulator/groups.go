@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -82,20 +81,7 @@ func groupAttr(g *groupState) func(string) []any {
 // prefix, unpaged), limit, after; groups in ID order.
 func (x *exchange) listGroups() result {
 	q := x.r.URL.Query()
-	var e *expr
-	var d *dialect
-	var err error
-	switch {
-	case q.Has("search") && q.Has("filter"):
-		err = errors.New("search and filter cannot be combined")
-	case q.Has("search"):
-		d = groupSearch
-	case q.Has("filter"):
-		d = groupFilter
-	}
-	if d != nil {
-		e, err = parseQuery(q.Get(d.param), d)
-	}
+	e, fold, err := queryExpr(q, groupSearch, groupFilter)
 	if err != nil {
 		return result{err: errSearch(err)}
 	}
@@ -123,7 +109,7 @@ func (x *exchange) listGroups() result {
 		ok := true
 		switch {
 		case e != nil:
-			ok = e.eval(groupAttr(g), d.fold)
+			ok = e.eval(groupAttr(g), fold)
 		case qMode:
 			ok = strings.HasPrefix(strings.ToLower(g.Name), prefix)
 		}

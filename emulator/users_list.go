@@ -3,6 +3,7 @@ package emulator
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -19,20 +20,7 @@ const (
 // users in ID order, the cursor being the last ID of the page.
 func (x *exchange) listUsers() result {
 	q := x.r.URL.Query()
-	var e *expr
-	var d *dialect
-	var err error
-	switch {
-	case q.Has("search") && q.Has("filter"):
-		err = errors.New("search and filter cannot be combined")
-	case q.Has("search"):
-		d = userSearch
-	case q.Has("filter"):
-		d = userFilter
-	}
-	if d != nil {
-		e, err = parseQuery(q.Get(d.param), d)
-	}
+	e, fold, err := queryExpr(q, userSearch, userFilter)
 	if err != nil {
 		return result{err: errSearch(err)}
 	}
@@ -48,7 +36,7 @@ func (x *exchange) listUsers() result {
 	match := func(u *userState) bool {
 		switch {
 		case e != nil:
-			return e.eval(userAttr(u), d.fold)
+			return e.eval(userAttr(u), fold)
 		case u.Status == StatusDeprovisioned:
 			return false // left out without search or filter, as Okta does
 		case find != "":
@@ -79,4 +67,23 @@ func (x *exchange) listUsers() result {
 		next = last // a full page has a next link, even when nothing follows
 	}
 	return result{status: http.StatusOK, body: page, links: x.pageLinks(next)}
+}
+
+// queryExpr parses a listing's search or filter parameter (never both) in
+// its dialect, and whether that dialect compares ignoring case; nil when
+// neither is given.
+func queryExpr(q url.Values, search, filter *dialect) (e *expr, fold bool, err error) {
+	var d *dialect
+	switch {
+	case q.Has("search") && q.Has("filter"):
+		return nil, false, errors.New("search and filter cannot be combined")
+	case q.Has("search"):
+		d = search
+	case q.Has("filter"):
+		d = filter
+	default:
+		return nil, false, nil
+	}
+	e, err = parseQuery(q.Get(d.param), d)
+	return e, d.fold, err
 }

@@ -300,3 +300,41 @@ func TestGetPageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGetPageWithDPoP: a listing walked with a DPoP-bound access token
+// (PrivateKey mode): each page, next links included, carries a proof whose
+// htu is the page's URL without its query, which the emulator accepts; a
+// listing the token's scopes do not cover is a 403 E0000006.
+func TestGetPageWithDPoP(t *testing.T) {
+	org, c := pkOrg(t, pkSetup{key: "ec-pkcs8.pem", pub: "ec-public.pem", requireDPoP: true})
+	var got []string
+	url := "/api/v1/users?limit=7"
+	for n := 0; url != ""; n++ {
+		if n == 10 {
+			t.Fatal("more than 10 pages")
+		}
+		var users []struct {
+			ID string `json:"id"`
+		}
+		pg, err := c.GetPage(testCtx(t), url, &users, CallOptions{})
+		if err != nil {
+			t.Fatalf("page %d: %v", n+1, err)
+		}
+		for _, u := range users {
+			got = append(got, u.ID)
+		}
+		url = pg.Next
+	}
+	var want []string
+	for _, u := range org.Users() {
+		if u.Status != "DEPROVISIONED" {
+			want = append(want, u.ID)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("listed %d users, want %d", len(got), len(want))
+	}
+	_, _, err := c.GroupsPage(testCtx(t), FindGroupsURL("Everyone"), CallOptions{})
+	wantAPIError(t, err, 403, "E0000006")
+}

@@ -33,6 +33,9 @@ type Response struct {
 // User is what credbatch needs of an Okta User object.
 type User struct {
 	ID, Status, Login string // Login is profile.login
+	// Email, FirstName, LastName are profile.email, .firstName, .lastName:
+	// who the user is, for the report's hand-out columns.
+	Email, FirstName, LastName string
 	// Links holds the link relation names present in _links (self,
 	// expirePassword, resetPassword, forgotPassword, changePassword,
 	// changeRecoveryQuestion, ...), each true.
@@ -161,7 +164,10 @@ type wireBody struct {
 	TempPassword     json.RawMessage `json:"tempPassword"`
 	ResetPasswordURL json.RawMessage `json:"resetPasswordUrl"`
 	Profile          *struct {
-		Login json.RawMessage `json:"login"`
+		Login     json.RawMessage `json:"login"`
+		Email     json.RawMessage `json:"email"`
+		FirstName json.RawMessage `json:"firstName"`
+		LastName  json.RawMessage `json:"lastName"`
 	} `json:"profile"`
 	Credentials *struct {
 		Password         json.RawMessage `json:"password"`
@@ -208,6 +214,9 @@ func decodeSuccess(body []byte, r *Response) error {
 		u := &User{ID: w.ID, Status: r.UserStatus, Links: map[string]bool{}}
 		if w.Profile != nil {
 			u.Login = jsonString(w.Profile.Login)
+			u.Email = jsonString(w.Profile.Email)
+			u.FirstName = jsonString(w.Profile.FirstName)
+			u.LastName = jsonString(w.Profile.LastName)
 		}
 		if c := w.Credentials; c != nil {
 			u.HasPassword = present(c.Password)
@@ -281,6 +290,9 @@ func (r *Response) redact(secrets []secret.String) {
 	if u := r.User; u != nil {
 		u.Status = secret.Redact(u.Status, secrets...)
 		u.Login = secret.Redact(u.Login, secrets...)
+		u.Email = secret.Redact(u.Email, secrets...)
+		u.FirstName = secret.Redact(u.FirstName, secrets...)
+		u.LastName = secret.Redact(u.LastName, secrets...)
 		u.ProviderType = secret.Redact(u.ProviderType, secrets...)
 	}
 }

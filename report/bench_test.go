@@ -15,6 +15,7 @@ func BenchmarkAppendRow(b *testing.B) {
 		ErrorCode: "E0000047", ErrorSummary: "API call exceeded rate limit due to too many requests, \"retry\"",
 		OktaRequestID: "aBcDeFgHiJkLmNoPqRsT", TempPassword: secret.New("Lute-Pink-42"),
 		UserStatus: "PASSWORD_EXPIRED", Attempts: 3, StartedAt: t0, FinishedAt: t1,
+		Login: "alice.example@example.com", Email: "alice@example.com", FirstName: "Alice", LastName: "Example-Smith",
 	}
 	for _, f := range []report.Format{report.CSV, report.JSONL} {
 		b.Run(f.String(), func(b *testing.B) {
@@ -57,7 +58,7 @@ func TestTimeEncoding(t *testing.T) {
 	for _, tm := range times {
 		row := report.Row{Outcome: report.Skipped, StartedAt: tm}
 		got := string(report.AppendRow(nil, &row, report.CSV))
-		want := "0,,,,skipped,,,,,,,,," + tm.UTC().Format(report.TimeLayout) + ",\n"
+		want := "0,,,,skipped,,,,,,,,," + tm.UTC().Format(report.TimeLayout) + ",,,,,\n"
 		if got != want {
 			t.Errorf("%v: got %q, want %q", tm, got, want)
 		}

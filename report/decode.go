@@ -51,24 +51,56 @@ func (e *LineError) Unwrap() error { return e.Err }
 // (no header: a crash right after Create) is a LineError wrapping ErrTorn;
 // an empty JSONL input has no rows. An error
 // returned by fn stops Read and is returned as it is.
+//
+// CSV is read with encoding/csv, JSONL one line at a time with
+// encoding/json: keys in any order, and spaces between them.
 func Read(r io.Reader, f Format, fn func(*Row) error) error {
-	if !f.valid() {
-		return fmt.Errorf("report: read: %w", ErrFormat)
+	switch f {
+	case CSV:
+		return readCSV(r, fn)
+	case JSONL:
+		return readJSONL(r, fn)
 	}
-	s := newScanner(r, f)
-	if f == CSV {
-		err := s.header()
+	return fmt.Errorf("report: read: %w", ErrFormat)
+}
+
+func readCSV(r io.Reader, fn func(*Row) error) error {
+	c := newCSVReader(r)
+	err := c.header()
+	if err == io.EOF {
+		err = &LineError{Line: 1, Msg: "empty CSV report: no header", Err: ErrTorn}
+	}
+	if err != nil {
+		return fmt.Errorf("report: read: %w", err)
+	}
+	for {
+		err := c.read()
 		if err == io.EOF {
-			err = &LineError{Line: 1, Msg: "empty CSV report: no header", Err: ErrTorn}
+			return nil
+		}
+		var row *Row
+		if err == nil {
+			row, err = c.row()
 		}
 		if err != nil {
 			return fmt.Errorf("report: read: %w", err)
 		}
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
+}
+
+func readJSONL(r io.Reader, fn func(*Row) error) error {
+	l := newLineReader(r)
 	for {
-		row, err := s.next()
+		line, err := l.next()
 		if err == io.EOF {
 			return nil
+		}
+		var row *Row
+		if err == nil {
+			row, err = l.row(line)
 		}
 		if err != nil {
 			return fmt.Errorf("report: read: %w", err)
@@ -99,389 +131,121 @@ func ReadFile(path string, fn func(*Row) error) error {
 	return err
 }
 
-// Repair makes the report at path whole again after a crash, in place: a
-// last line without '\n', or a last line (record) that does not parse, is cut
-// and the cut is fsynced. It returns the number of complete rows kept. An
-// empty CSV file gets its header; a CSV file holding only a torn header (a
-// prefix of it) is cut and given the whole header. A malformed line that is
-// not the last one is not a torn tail: Repair changes nothing and returns its
-// *LineError (wrapping ErrMalformed), as it does for a CSV header that is not
-// Columns.
-func Repair(path string) (rows int, err error) {
+// LayoutOf returns the layout of the report at path: for a CSV report the
+// one its header names, for JSONL LayoutHandout when its first row has a
+// source (every hand-out row has one), else LayoutFull. An empty report is
+// LayoutFull. Errors are Read's.
+func LayoutOf(path string) (Layout, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return 0, err
 	}
-	file, err := os.OpenFile(path, os.O_RDWR, 0)
+	file, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("report: repair: %w", err)
+		return 0, fmt.Errorf("report: %w", err)
 	}
-	defer func() {
-		if cerr := file.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("report: repair %s: %w", path, cerr)
-		}
-	}()
-	s := newScanner(file, format)
-	var (
-		keep        int64 // bytes to keep
-		writeHeader bool
-	)
+	defer file.Close()
 	if format == CSV {
-		herr := s.header()
-		switch {
-		case herr == nil:
-			keep = s.off
-		case herr == io.EOF:
-			writeHeader = true
-		case errors.Is(herr, ErrTorn) && strings.HasPrefix(csvHeader, string(s.buf)):
-			writeHeader = true
-		case errors.Is(herr, ErrTorn):
-			return 0, fmt.Errorf("report: repair %s: %w", path, s.malformed(1, "", "the header is not the report's columns"))
-		default:
-			return 0, fmt.Errorf("report: repair %s: %w", path, herr)
+		c := newCSVReader(file)
+		switch err := c.header(); {
+		case err == io.EOF:
+			return LayoutFull, nil
+		case err != nil:
+			return 0, fmt.Errorf("report: %s: %w", path, err)
 		}
+		return c.layout, nil
 	}
-	if !writeHeader {
-		for {
-			// Every record gets the cheap checks (shape, line, outcome);
-			// only the last, the one a crash can leave torn, is decoded in
-			// full. A million-row report repairs in a fraction of a second.
-			err := s.quickNext()
-			if err == nil && s.atEOF() {
-				err = s.fullCurrent()
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				if errors.Is(err, ErrTorn) || s.atEOF() {
-					break // the torn tail: cut from keep
-				}
-				return 0, fmt.Errorf("report: repair %s: %w", path, err)
-			}
-			rows++
-			keep = s.off
-		}
+	line, err := newLineReader(file).next()
+	switch {
+	case err == io.EOF:
+		return LayoutFull, nil
+	case err != nil:
+		return 0, fmt.Errorf("report: %s: %w", path, err)
 	}
-	size, err := file.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, fmt.Errorf("report: repair %s: %w", path, err)
+	if v, ok := jsonValue(line, `"source"`); ok && len(v) > 2 && v[0] == '"' {
+		return LayoutHandout, nil
 	}
-	if size == keep && !writeHeader {
-		return rows, nil
-	}
-	if err := file.Truncate(keep); err != nil {
-		return 0, fmt.Errorf("report: repair %s: %w", path, err)
-	}
-	if writeHeader {
-		if _, err := file.WriteAt([]byte(csvHeader), 0); err != nil {
-			return 0, fmt.Errorf("report: repair %s: write header: %w", path, err)
-		}
-	}
-	if err := file.Sync(); err != nil {
-		return 0, fmt.Errorf("report: repair %s: %w", path, err)
-	}
-	return rows, nil
+	return LayoutFull, nil
 }
 
-// scanner reads one record at a time, tracking the report line and the byte
-// offset of the end of the last whole record.
-type scanner struct {
-	br     *bufio.Reader
-	f      Format
-	line   int   // report lines consumed
-	off    int64 // bytes consumed
-	buf    []byte
-	spans  []span
-	fields [numColumns]string
-	cur    int // the report line the record quickNext read starts on
+// lineReader reads a JSONL report one line at a time, counting lines and
+// bytes.
+type lineReader struct {
+	br   *bufio.Reader
+	buf  []byte
+	line int   // the report line last read
+	off  int64 // bytes read
 }
 
-type span struct {
-	start, end int
-	esc        bool // holds doubled quotes
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
 }
 
-func newScanner(r io.Reader, f Format) *scanner {
-	return &scanner{br: bufio.NewReaderSize(r, 64<<10), f: f, spans: make([]span, 0, numColumns)}
-}
-
-func (s *scanner) atEOF() bool {
-	_, err := s.br.Peek(1)
-	return err == io.EOF
-}
-
-// readLine appends one physical line (with its '\n', if any) to s.buf. It
-// returns io.EOF when nothing was left to read.
-func (s *scanner) readLine() (ok bool, err error) {
-	n := 0
+// next returns the next line without its line end (a slice valid until the
+// next call), io.EOF at the end, or a *LineError wrapping ErrTorn for a last
+// line without '\n'.
+func (l *lineReader) next() ([]byte, error) {
+	l.buf = l.buf[:0]
 	for {
-		chunk, err := s.br.ReadSlice('\n')
-		s.buf = append(s.buf, chunk...)
-		n += len(chunk)
+		chunk, err := l.br.ReadSlice('\n')
+		l.buf = append(l.buf, chunk...)
+		l.off += int64(len(chunk))
 		switch err {
 		case nil:
-			s.line++
-			s.off += int64(n)
-			return true, nil
+			l.line++
+			return bytes.TrimSuffix(l.buf[:len(l.buf)-1], []byte{'\r'}), nil
 		case bufio.ErrBufferFull:
 			continue
 		case io.EOF:
-			if n > 0 {
-				s.line++
-				s.off += int64(n)
-				return true, nil
+			if len(l.buf) == 0 {
+				return nil, io.EOF
 			}
-			return false, io.EOF
+			l.line++
+			return nil, &LineError{Line: l.line, Msg: "the line has no line end", Err: ErrTorn}
 		default:
-			return false, fmt.Errorf("report: read: %w", err)
+			return nil, fmt.Errorf("report: read: %w", err)
 		}
 	}
 }
 
-func (s *scanner) malformed(line int, col, msg string) *LineError {
-	return &LineError{Line: line, Column: col, Msg: msg, Err: ErrMalformed}
+// atEOF reports whether nothing follows the line last read.
+func (l *lineReader) atEOF() bool {
+	_, err := l.br.Peek(1)
+	return err == io.EOF
 }
 
-// header reads and checks the CSV header. It returns io.EOF for an empty
-// input.
-func (s *scanner) header() error {
-	start, err := s.record()
-	if err != nil {
-		return err
+// row decodes the line last read in full.
+func (l *lineReader) row(line []byte) (*Row, error) {
+	r, col, msg := parseJSONLine(line)
+	if msg != "" {
+		return nil, &LineError{Line: l.line, Column: col, Msg: msg, Err: ErrMalformed}
 	}
-	if len(s.spans) != numColumns {
-		return s.malformed(start, "", "the header is not the report's columns")
-	}
-	for i, sp := range s.spans {
-		if string(s.buf[sp.start:sp.end]) != Columns[i] || sp.esc {
-			return s.malformed(start, "", "the header is not the report's columns")
-		}
-	}
-	return nil
+	return r, nil
 }
 
-// quickNext reads the next record and checks what is cheap to check: its
-// shape (cell count, or a JSON object on one line), a positive line number
-// and a known outcome. fullCurrent then decodes the same record in full.
-func (s *scanner) quickNext() error {
-	if s.f == JSONL {
-		s.buf = s.buf[:0]
-		s.cur = s.line + 1
-		if _, err := s.readLine(); err != nil {
-			return err
-		}
-		if s.buf[len(s.buf)-1] != '\n' {
-			return &LineError{Line: s.cur, Msg: "the line has no line end", Err: ErrTorn}
-		}
-		line := bytes.TrimSuffix(s.buf[:len(s.buf)-1], []byte{'\r'})
-		rest, ok := bytes.CutPrefix(line, []byte(`{"line":`))
-		if !ok || !bytes.HasSuffix(rest, []byte{'}'}) {
-			return s.malformed(s.cur, "", "not a report row")
-		}
-		end := bytes.IndexAny(rest, ",}")
-		if n, err := strconv.Atoi(string(rest[:end])); err != nil || n < 0 {
-			return s.malformed(s.cur, "line", "not a line number")
-		}
-		if out := jsonField(line, `"outcome":"`); out == "" {
-			return s.malformed(s.cur, "outcome", "missing")
-		} else if _, err := ParseOutcome(out); err != nil {
-			return s.malformed(s.cur, "outcome", "unknown outcome")
-		}
-		return nil
+// atoiSigned parses a whole number written with digits and, for a negative
+// one, a leading '-' (Repair's checks refuse those: no manifest line is).
+func atoiSigned(s string) (int, error) {
+	if s == "" || s[0] == '+' {
+		return 0, ErrMalformed
 	}
-	start, err := s.record()
-	s.cur = start
-	if err != nil {
-		return err
-	}
-	if len(s.spans) != numColumns {
-		return s.malformed(start, "", fmt.Sprintf("%d cells, want %d", len(s.spans), numColumns))
-	}
-	if sp := s.spans[0]; sp.esc {
-		return s.malformed(start, "line", "not a line number")
-	} else if n, err := strconv.Atoi(string(s.buf[sp.start:sp.end])); err != nil || n < 0 {
-		return s.malformed(start, "line", "not a line number")
-	}
-	if sp := s.spans[4]; sp.esc {
-		return s.malformed(start, "outcome", "unknown outcome")
-	} else if _, err := ParseOutcome(string(s.buf[sp.start:sp.end])); err != nil {
-		return s.malformed(start, "outcome", "unknown outcome")
-	}
-	return nil
+	return strconv.Atoi(s)
 }
 
-// fullCurrent decodes in full the record quickNext last read.
-func (s *scanner) fullCurrent() error {
-	if s.f == JSONL {
-		line := bytes.TrimSuffix(s.buf[:len(s.buf)-1], []byte{'\r'})
-		if _, col, msg := parseJSONLine(line); msg != "" {
-			return s.malformed(s.cur, col, msg)
-		}
-		return nil
+// atoiLine parses a line number: digits only, no sign.
+func atoiLine(s string) (int, error) {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, ErrMalformed
 	}
-	s.fillFields()
-	_, err := s.rowFromFields(s.cur)
-	return err
+	return strconv.Atoi(s)
 }
 
-// JSONField returns the value of the string field name in a JSONL row that
-// AppendRow wrote, without decoding the rest: the fast path for the fields
-// whose values never hold an escape (line-free IDs, action names, outcomes,
-// error codes). Inside any JSON string a quote is escaped, so the first
-// unescaped `"name":"` is the field itself. It returns "" when the field is
-// absent or its value holds an escape.
-func JSONField(line []byte, name string) string {
-	return jsonField(line, `"`+name+`":"`)
-}
-
-// jsonField returns the value after key (which ends with the opening quote)
-// up to the next quote, or "" when absent or escaped.
-func jsonField(line []byte, key string) string {
-	i := bytes.Index(line, []byte(key))
-	if i < 0 {
-		return ""
+// rowFromFields decodes the cells of a CSV record that starts on the report
+// line line: as many as its file's layout has.
+func rowFromFields(f []string, line int) (*Row, error) {
+	malformed := func(col, msg string) (*Row, error) {
+		return nil, &LineError{Line: line, Column: col, Msg: msg, Err: ErrMalformed}
 	}
-	v := line[i+len(key):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-		return ""
-	}
-	return string(v[:j])
-}
-
-// fillFields unquotes the cells of the CSV record record() last read.
-func (s *scanner) fillFields() {
-	rec := string(s.buf)
-	for i, sp := range s.spans {
-		v := rec[sp.start:sp.end]
-		if sp.esc {
-			v = strings.ReplaceAll(v, `""`, `"`)
-		}
-		s.fields[i] = v
-	}
-}
-
-// next returns the next row, io.EOF at the end, or a *LineError.
-func (s *scanner) next() (*Row, error) {
-	if s.f == JSONL {
-		return s.nextJSON()
-	}
-	start, err := s.record()
-	if err != nil {
-		return nil, err
-	}
-	if len(s.spans) != numColumns {
-		return nil, s.malformed(start, "", fmt.Sprintf("%d cells, want %d", len(s.spans), numColumns))
-	}
-	s.fillFields()
-	return s.rowFromFields(start)
-}
-
-const (
-	stFieldStart = iota
-	stUnquoted
-	stQuoted
-	stQuoteSeen
-)
-
-// record reads one CSV record into s.buf and its cells' spans into s.spans,
-// and returns the report line it starts on.
-func (s *scanner) record() (int, error) {
-	s.buf = s.buf[:0]
-	s.spans = s.spans[:0]
-	start := s.line + 1
-	if _, err := s.readLine(); err != nil {
-		return start, err
-	}
-	state := stFieldStart
-	cellStart, esc := 0, false
-	push := func(end int) {
-		s.spans = append(s.spans, span{cellStart, end, esc})
-		esc = false
-	}
-	for i := 0; ; i++ {
-		if i == len(s.buf) {
-			// The buffer ends without ending the record: either the
-			// last line has no '\n', or a quoted cell goes on.
-			if state == stQuoted && s.buf[i-1] == '\n' {
-				ok, err := s.readLine()
-				if err != nil && err != io.EOF {
-					return start, err
-				}
-				if ok {
-					i--
-					continue
-				}
-			}
-			return start, &LineError{Line: start, Msg: "the record has no line end", Err: ErrTorn}
-		}
-		c := s.buf[i]
-		switch state {
-		case stFieldStart, stUnquoted:
-			switch c {
-			case '"':
-				if state == stUnquoted {
-					return start, s.malformed(start, colName(len(s.spans)), "a quote inside an unquoted cell")
-				}
-				state, cellStart = stQuoted, i+1
-			case ',':
-				if state == stFieldStart {
-					cellStart = i
-				}
-				push(i)
-				state = stFieldStart
-			case '\n', '\r':
-				if state == stFieldStart {
-					cellStart = i
-				}
-				if c == '\r' && !(i+1 < len(s.buf) && s.buf[i+1] == '\n') {
-					return start, s.malformed(start, colName(len(s.spans)), "a carriage return outside quotes")
-				}
-				if c == '\r' && i+2 != len(s.buf) || c == '\n' && i+1 != len(s.buf) {
-					return start, s.malformed(start, "", "bad line end")
-				}
-				push(i)
-				return start, nil
-			default:
-				if state == stFieldStart {
-					state, cellStart = stUnquoted, i
-				}
-			}
-		case stQuoted:
-			if c == '"' {
-				state = stQuoteSeen
-			}
-		case stQuoteSeen:
-			switch c {
-			case '"':
-				esc = true
-				state = stQuoted
-			case ',':
-				push(i - 1)
-				state = stFieldStart
-			case '\n', '\r':
-				if c == '\r' && !(i+1 < len(s.buf) && s.buf[i+1] == '\n') {
-					return start, s.malformed(start, colName(len(s.spans)), "a character after a closing quote")
-				}
-				push(i - 1)
-				return start, nil
-			default:
-				return start, s.malformed(start, colName(len(s.spans)), "a character after a closing quote")
-			}
-		}
-	}
-}
-
-func colName(i int) string {
-	if i < numColumns {
-		return Columns[i]
-	}
-	return ""
-}
-
-func (s *scanner) rowFromFields(line int) (*Row, error) {
-	f := &s.fields
 	r := &Row{
 		User:          f[1],
 		UserID:        f[2],
@@ -494,23 +258,29 @@ func (s *scanner) rowFromFields(line int) (*Row, error) {
 		UserStatus:    f[11],
 	}
 	var err error
-	if r.Line, err = strconv.Atoi(f[0]); err != nil || f[0][0] == '+' {
-		return nil, s.malformed(line, "line", "not a whole number")
+	if r.Line, err = atoiSigned(f[0]); err != nil {
+		return malformed("line", "not a whole number")
 	}
 	if r.Outcome, err = ParseOutcome(f[4]); err != nil {
-		return nil, s.malformed(line, "outcome", "unknown outcome")
+		return malformed("outcome", "unknown outcome")
 	}
 	if r.HTTPStatus, err = optInt(f[5]); err != nil {
-		return nil, s.malformed(line, "http_status", "not a whole number")
+		return malformed("http_status", "not a whole number")
 	}
 	if r.Attempts, err = optInt(f[12]); err != nil {
-		return nil, s.malformed(line, "attempts", "not a whole number")
+		return malformed("attempts", "not a whole number")
 	}
 	if r.StartedAt, err = optTime(f[13]); err != nil {
-		return nil, s.malformed(line, "started_at", "not a time like "+TimeLayout)
+		return malformed("started_at", "not a time like "+TimeLayout)
 	}
 	if r.FinishedAt, err = optTime(f[14]); err != nil {
-		return nil, s.malformed(line, "finished_at", "not a time like "+TimeLayout)
+		return malformed("finished_at", "not a time like "+TimeLayout)
+	}
+	if len(f) > widthV1 {
+		r.Login, r.Email, r.FirstName, r.LastName = f[15], f[16], f[17], f[18]
+	}
+	if len(f) > numColumns {
+		r.Source, r.Note = f[19], f[20]
 	}
 	return r, nil
 }
@@ -549,23 +319,12 @@ type jsonRow struct {
 	Attempts      int    `json:"attempts"`
 	StartedAt     string `json:"started_at"`
 	FinishedAt    string `json:"finished_at"`
-}
-
-func (s *scanner) nextJSON() (*Row, error) {
-	s.buf = s.buf[:0]
-	start := s.line + 1
-	if _, err := s.readLine(); err != nil {
-		return nil, err
-	}
-	if s.buf[len(s.buf)-1] != '\n' {
-		return nil, &LineError{Line: start, Msg: "the line has no line end", Err: ErrTorn}
-	}
-	line := bytes.TrimSuffix(s.buf[:len(s.buf)-1], []byte{'\r'})
-	r, col, msg := parseJSONLine(line)
-	if msg != "" {
-		return nil, s.malformed(start, col, msg)
-	}
-	return r, nil
+	Login         string `json:"login"`
+	Email         string `json:"email"`
+	FirstName     string `json:"first_name"`
+	LastName      string `json:"last_name"`
+	Source        string `json:"source"`
+	Note          string `json:"note"`
 }
 
 // ParseJSONLine parses one JSONL report line (without its line end) as
@@ -618,6 +377,12 @@ func parseJSONLine(line []byte) (*Row, string, string) {
 		ResetURL:      secret.New(jr.ResetURL),
 		UserStatus:    jr.UserStatus,
 		Attempts:      jr.Attempts,
+		Login:         jr.Login,
+		Email:         jr.Email,
+		FirstName:     jr.FirstName,
+		LastName:      jr.LastName,
+		Source:        jr.Source,
+		Note:          jr.Note,
 	}
 	var err error
 	if r.Outcome, err = ParseOutcome(jr.Outcome); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -21,7 +22,10 @@ func AppendHeader(dst []byte, f Format) []byte {
 	panic("report: AppendHeader: " + f.String())
 }
 
-const csvHeader = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at\n"
+const (
+	csvHeaderV1 = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at\n"
+	csvHeader   = "line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at,login,email,first_name,last_name\n"
+)
 
 // AppendRow appends r encoded as one report line in format f, including the
 // final '\n', and returns the extended slice. With enough capacity in dst it
@@ -32,7 +36,9 @@ const csvHeader = "line,user,user_id,action,outcome,http_status,error_code,error
 // are empty when 0, times when zero. No cell is altered (see the package
 // comment on spreadsheets).
 //
-// JSONL: the keys of Columns in that order; line, http_status and attempts
+// CSV: the cells of Columns (a Writer of another Layout writes its own).
+// JSONL: the keys of Columns in that order, then a hand-out row's source
+// and note; line, http_status and attempts
 // are numbers; empty strings, zero numbers (but line) and zero times are left
 // out; outcome is always present. Invalid UTF-8 is written as U+FFFD.
 //
@@ -40,14 +46,15 @@ const csvHeader = "line,user,user_id,action,outcome,http_status,error_code,error
 func AppendRow(dst []byte, r *Row, f Format) []byte {
 	switch f {
 	case CSV:
-		return appendCSV(dst, r)
+		return appendCSV(dst, r, numColumns)
 	case JSONL:
 		return appendJSON(dst, r)
 	}
 	panic("report: AppendRow: " + f.String())
 }
 
-func appendCSV(dst []byte, r *Row) []byte {
+// appendCSV appends the first width of Columns' cells.
+func appendCSV(dst []byte, r *Row, width int) []byte {
 	dst = strconv.AppendInt(dst, int64(r.Line), 10)
 	dst = append(dst, ',')
 	dst = appendCSVCell(dst, r.User)
@@ -81,6 +88,22 @@ func appendCSV(dst []byte, r *Row) []byte {
 	dst = appendTime(dst, r.StartedAt)
 	dst = append(dst, ',')
 	dst = appendTime(dst, r.FinishedAt)
+	if width > widthV1 {
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Login)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Email)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.FirstName)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.LastName)
+	}
+	if width > numColumns {
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Source)
+		dst = append(dst, ',')
+		dst = appendCSVCell(dst, r.Note)
+	}
 	return append(dst, '\n')
 }
 
@@ -170,6 +193,12 @@ func appendJSON(dst []byte, r *Row) []byte {
 		dst = appendTime(dst, r.FinishedAt)
 		dst = append(dst, '"')
 	}
+	dst = appendJSONField(dst, `,"login":`, r.Login)
+	dst = appendJSONField(dst, `,"email":`, r.Email)
+	dst = appendJSONField(dst, `,"first_name":`, r.FirstName)
+	dst = appendJSONField(dst, `,"last_name":`, r.LastName)
+	dst = appendJSONField(dst, `,"source":`, r.Source)
+	dst = appendJSONField(dst, `,"note":`, r.Note)
 	return append(dst, "}\n"...)
 }
 
@@ -242,15 +271,28 @@ const flushAt = 64 << 10
 // file when it needs durability. After a write error every call returns it.
 // A Writer is not safe for concurrent use.
 type Writer struct {
-	w   io.Writer
-	f   Format
-	buf []byte
-	err error
+	w     io.Writer
+	f     Format
+	width int // the CSV cells a row has: its Layout's
+	buf   []byte
+	err   error
 }
 
-// NewWriter returns a Writer that writes rows in format f to w.
+// NewWriter returns a Writer that writes rows in format f to w, in
+// LayoutFull.
 func NewWriter(w io.Writer, f Format) *Writer {
-	return &Writer{w: w, f: f, buf: make([]byte, 0, 4096)}
+	return NewLayoutWriter(w, f, LayoutFull)
+}
+
+// NewLayoutWriter returns a Writer that writes rows in format f to w, with
+// the CSV header and cells of layout l (a JSONL row names its keys: every
+// field that is not empty). It panics on an invalid Layout (a programming
+// error).
+func NewLayoutWriter(w io.Writer, f Format, l Layout) *Writer {
+	if !l.valid() {
+		panic(fmt.Sprintf("report: NewLayoutWriter: Layout(%d)", int(l)))
+	}
+	return &Writer{w: w, f: f, width: l.width(), buf: make([]byte, 0, 4096)}
 }
 
 // WriteHeader buffers the CSV header line; for JSONL it does nothing.
@@ -261,7 +303,10 @@ func (w *Writer) WriteHeader() error {
 	if !w.f.valid() {
 		return fmt.Errorf("report: write header: %w", ErrFormat)
 	}
-	w.buf = AppendHeader(w.buf, w.f)
+	if w.f == CSV {
+		w.buf = append(w.buf, strings.Join(allColumns[:w.width], ",")...)
+		w.buf = append(w.buf, '\n')
+	}
 	return nil
 }
 
@@ -273,7 +318,11 @@ func (w *Writer) Write(r *Row) error {
 	if !w.f.valid() {
 		return fmt.Errorf("report: write row: %w", ErrFormat)
 	}
-	w.buf = AppendRow(w.buf, r, w.f)
+	if w.f == CSV {
+		w.buf = appendCSV(w.buf, r, w.width)
+	} else {
+		w.buf = AppendRow(w.buf, r, w.f)
+	}
 	if len(w.buf) >= flushAt {
 		return w.Flush()
 	}

@@ -19,6 +19,7 @@ func ExampleWriter() {
 		Action: "expire_password_with_temp_password", Outcome: report.Succeeded, HTTPStatus: 200,
 		OktaRequestID: "XyZ1", TempPassword: secret.New("Lute-Pink-42"), UserStatus: "PASSWORD_EXPIRED",
 		Attempts: 1, StartedAt: start, FinishedAt: start.Add(180 * time.Millisecond),
+		Login: "alice@example.com", Email: "alice@example.com", FirstName: "Alice", LastName: "Liddell",
 	})
 	_ = w.Write(&report.Row{
 		Line: 3, User: "bob@example.com", Action: "expire_password", Outcome: report.Failed,
@@ -27,9 +28,9 @@ func ExampleWriter() {
 	})
 	_ = w.Flush()
 	// Output:
-	// line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at
-	// 2,alice@example.com,00u1a2b3c4d5e6f7g8h9,expire_password_with_temp_password,succeeded,200,,,XyZ1,Lute-Pink-42,,PASSWORD_EXPIRED,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:26.715Z
-	// 3,bob@example.com,,expire_password,failed,404,E0000007,Not found: Resource not found: bob@example.com (User),XyZ2,,,,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:26.625Z
+	// line,user,user_id,action,outcome,http_status,error_code,error_summary,okta_request_id,temp_password,reset_url,user_status,attempts,started_at,finished_at,login,email,first_name,last_name
+	// 2,alice@example.com,00u1a2b3c4d5e6f7g8h9,expire_password_with_temp_password,succeeded,200,,,XyZ1,Lute-Pink-42,,PASSWORD_EXPIRED,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:26.715Z,alice@example.com,alice@example.com,Alice,Liddell
+	// 3,bob@example.com,,expire_password,failed,404,E0000007,Not found: Resource not found: bob@example.com (User),XyZ2,,,,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:26.625Z,,,,
 }
 
 func ExampleRead() {

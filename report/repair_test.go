@@ -119,6 +119,12 @@ func TestRepairRefuses(t *testing.T) {
 		// a malformed line followed by more lines is damage, not a torn tail
 		{"middle.csv", "middle.csv", append(append(append([]byte{}, csvGood...), "3,bob,,a,nope,,,,,,,,,,\n"...), report.AppendRow(nil, &rows[1], report.CSV)...)},
 		{"middle.jsonl", "middle.jsonl", append(append(append([]byte{}, jsonGood...), "{}\n"...), report.AppendRow(nil, &rows[1], report.JSONL)...)},
+		// a row of the wrong width, with and without a quoted cell
+		{"narrow.csv", "narrow.csv", append(append(append([]byte{}, csvGood...), "3,bob,,a,failed,,,,,,,,,,,,,\n"...), report.AppendRow(nil, &rows[1], report.CSV)...)},
+		{"wide quoted.csv", "wide.csv", append(append(append([]byte{}, csvGood...), "3,\"bob\",,a,failed,,,\"x\ny\",,,,,,,,,,,,,\n"...), report.AppendRow(nil, &rows[1], report.CSV)...)},
+		// a blank line before the last row is damage too (encoding/csv would skip it)
+		{"blank.csv", "blank.csv", append(append(append([]byte{}, csvGood...), "\n"...), report.AppendRow(nil, &rows[1], report.CSV)...)},
+		{"middle key order.jsonl", "order.jsonl", append(append(append([]byte{}, jsonGood...), `{"outcome":"nope","line":3}`+"\n"...), report.AppendRow(nil, &rows[1], report.JSONL)...)},
 		// not a report
 		{"header", "other.csv", []byte("name,email\nx,y\n")},
 		{"torn foreign header", "torn.csv", []byte("name,em")},

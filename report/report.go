@@ -13,9 +13,15 @@
 // CSV cells are written exactly as they are: a cell starting with '=', '+',
 // '-' or '@' is not prefixed or quoted to defuse spreadsheet formulas,
 // because the report is first of all a machine-read record (resume and
-// `credbatch report` read it back and must get the same bytes, and a user or
-// login may legitimately start with '-' or '+'). Open it in a spreadsheet
+// `credbatch report` read it back and must get the same values, and a user
+// or login may legitimately start with '-' or '+'). Open it in a spreadsheet
 // with formula evaluation off, or import it as text.
+//
+// Reports are read with encoding/csv and encoding/json. Every value reads
+// back as written, with one exception of encoding/csv's: a CR right before a
+// line feed inside a quoted CSV cell reads as the line feed alone. Only
+// error_summary (server text) can hold one in practice; the secrets Okta
+// issues, IDs, logins and times never do.
 package report
 
 import (
@@ -87,12 +93,64 @@ type Row struct {
 	Attempts      int       // 0 is written empty
 	StartedAt     time.Time // zero: nothing sent (written empty)
 	FinishedAt    time.Time
+	// Who the user is, for the people who hand out secrets: from the
+	// manifest when it gives them, else from Okta (the runner fills them;
+	// this package carries them). Empty in a report written before them.
+	Login     string
+	Email     string
+	FirstName string
+	LastName  string
+	// A hand-out list's (LayoutHandout) own fields: the report a row came
+	// from, and what a reader must know about its secret. Empty elsewhere.
+	Source string
+	Note   string
 }
 
 // Columns is the CSV header and the JSONL keys, in order.
-var Columns = []string{"line", "user", "user_id", "action", "outcome", "http_status", "error_code", "error_summary", "okta_request_id", "temp_password", "reset_url", "user_status", "attempts", "started_at", "finished_at"}
+var Columns = []string{"line", "user", "user_id", "action", "outcome", "http_status", "error_code", "error_summary", "okta_request_id", "temp_password", "reset_url", "user_status", "attempts", "started_at", "finished_at", "login", "email", "first_name", "last_name"}
 
-const numColumns = 15
+// Layout is which columns a report file holds. A CSV report's header fixes
+// it for the whole file; a JSONL row names its keys, so a JSONL report has
+// no layout of its own (rows written before the name columns just lack
+// those keys).
+type Layout int
+
+const (
+	// LayoutFull is Columns: what this version writes.
+	LayoutFull Layout = iota
+	// LayoutV1 is the first 15 of Columns, without login, email,
+	// first_name and last_name: reports written before those columns. They
+	// read as rows whose four name fields are empty; Repair (a resume)
+	// brings such a CSV report to LayoutFull before rows are appended.
+	LayoutV1
+	// LayoutHandout is Columns, then source and note: the hand-out list
+	// that `credbatch report --latest` writes from a run and its reruns.
+	LayoutHandout
+)
+
+// Columns returns the layout's column names, in order.
+func (l Layout) Columns() []string { return allColumns[:l.width()] }
+
+func (l Layout) width() int {
+	switch l {
+	case LayoutV1:
+		return widthV1
+	case LayoutHandout:
+		return widthHandout
+	}
+	return numColumns
+}
+
+func (l Layout) valid() bool { return l == LayoutFull || l == LayoutV1 || l == LayoutHandout }
+
+// allColumns holds every column of every layout: each layout is a prefix.
+var allColumns = append(Columns[:numColumns:numColumns], "source", "note")
+
+const (
+	numColumns   = 19
+	widthV1      = 15
+	widthHandout = 21
+)
 
 // TimeLayout is the report's time format: RFC 3339, UTC, milliseconds.
 // Times are truncated to the millisecond when written.
@@ -136,9 +194,15 @@ func FormatOf(path string) (Format, error) {
 	return 0, fmt.Errorf("report: %s: %w", path, ErrFormat)
 }
 
-// ErrExists is returned (wrapped) by Create when the path already exists. It
-// wraps fs.ErrExist, so errors.Is(err, fs.ErrExist) holds too.
-var ErrExists = fmt.Errorf("report already exists: %w", fs.ErrExist)
+// ErrExists is returned (wrapped) by Create when the path already exists.
+// errors.Is(err, fs.ErrExist) holds too. Its text is only "already exists",
+// so a message reads "report: PATH already exists", saying it once.
+var ErrExists error = existsError{}
+
+type existsError struct{}
+
+func (existsError) Error() string        { return "already exists" }
+func (existsError) Is(target error) bool { return target == fs.ErrExist }
 
 // Create creates a new report file at path for appending, with mode 0600
 // whatever the umask, and fsyncs the parent directory so the file's name is
@@ -149,7 +213,7 @@ func Create(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("report: create %s: %w", path, ErrExists)
+			return nil, fmt.Errorf("report: %s %w", path, ErrExists)
 		}
 		return nil, fmt.Errorf("report: create: %w", err)
 	}

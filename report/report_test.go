@@ -27,7 +27,8 @@ func trickyRows() []report.Row {
 		// happy: a temp password issued
 		{Line: 2, User: "alice@example.com", UserID: "00u1a2b3c4d5e6f7g8h9", Action: "expire_password_with_temp_password",
 			Outcome: report.Succeeded, HTTPStatus: 200, OktaRequestID: "req-1", TempPassword: secret.New("Tmp,Pass\"word\n1"),
-			UserStatus: "PASSWORD_EXPIRED", Attempts: 1, StartedAt: t0, FinishedAt: t1},
+			UserStatus: "PASSWORD_EXPIRED", Attempts: 1, StartedAt: t0, FinishedAt: t1,
+			Login: "alice@example.com", Email: "alice.l@example.com", FirstName: "Alice", LastName: "Liddell"},
 		// sad: Okta error with causes, commas, quotes and newlines in the summary
 		{Line: 3, User: "bob", Action: "change_password", Outcome: report.Failed, HTTPStatus: 403, ErrorCode: "E0000006",
 			ErrorSummary: "You do not have permission, \"really\";\nline two\r\nline three\rend", OktaRequestID: "req-2",
@@ -40,7 +41,8 @@ func trickyRows() []report.Row {
 			Attempts: 3, StartedAt: t0},
 		// unicode, escapes and control characters
 		{Line: 6, User: "zoë@exämple.com", UserID: "00uZZZZZZZZZZZZZZZZZ", Action: "clear_sessions", Outcome: report.WouldFail, TempPassword: secret.New("cr\ronly\r"),
-			ErrorSummary: "emoji 🔑, back\\slash, nul\x00, bell\x07, del\x7f, sep\u2028\u2029, 日本語", Attempts: 1, FinishedAt: t1},
+			ErrorSummary: "emoji 🔑, back\\slash, nul\x00, bell\x07, del\x7f, sep\u2028\u2029, 日本語", Attempts: 1, FinishedAt: t1,
+			Login: "zoë@exämple.com", Email: "\"Zoë, Q\" <zoe@example.com>", FirstName: " Zoë", LastName: "O'Brien-Łukasz\n日本"},
 		// dry run, large numbers, a quote-only cell
 		{Line: 1_000_000, User: `"`, Action: `""`, Outcome: report.WouldSucceed, HTTPStatus: 599, UserStatus: "ACTIVE", Attempts: 1 << 30,
 			StartedAt: time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC), FinishedAt: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)},
@@ -62,6 +64,8 @@ func diffRow(got, want *report.Row) string {
 		{"OktaRequestID", got.OktaRequestID, want.OktaRequestID},
 		{"TempPassword", got.TempPassword.Reveal(), want.TempPassword.Reveal()}, {"ResetURL", got.ResetURL.Reveal(), want.ResetURL.Reveal()},
 		{"UserStatus", got.UserStatus, want.UserStatus}, {"Attempts", got.Attempts, want.Attempts},
+		{"Login", got.Login, want.Login}, {"Email", got.Email, want.Email},
+		{"FirstName", got.FirstName, want.FirstName}, {"LastName", got.LastName, want.LastName},
 	}
 	for _, p := range pairs {
 		if p.g != p.w {
@@ -75,6 +79,22 @@ func diffRow(got, want *report.Row) string {
 		return fmt.Sprintf("FinishedAt: got %v, want %v", got.FinishedAt, want.FinishedAt)
 	}
 	return ""
+}
+
+// csvReadsAs is what a CSV report gives back for rows written: every cell
+// as written, but a CR before a LF inside a cell reads as the LF alone
+// (encoding/csv's rule).
+func csvReadsAs(rows []report.Row) []report.Row {
+	out := make([]report.Row, len(rows))
+	for i, r := range rows {
+		n := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+		r.User, r.UserID, r.Action, r.ErrorCode, r.ErrorSummary = n(r.User), n(r.UserID), n(r.Action), n(r.ErrorCode), n(r.ErrorSummary)
+		r.OktaRequestID, r.UserStatus = n(r.OktaRequestID), n(r.UserStatus)
+		r.Login, r.Email, r.FirstName, r.LastName = n(r.Login), n(r.Email), n(r.FirstName), n(r.LastName)
+		r.TempPassword, r.ResetURL = secret.New(n(r.TempPassword.Reveal())), secret.New(n(r.ResetURL.Reveal()))
+		out[i] = r
+	}
+	return out
 }
 
 func encode(t testing.TB, f report.Format, rows []report.Row) []byte {
@@ -113,6 +133,10 @@ func TestRoundTrip(t *testing.T) {
 			want := trickyRows()
 			data := encode(t, f, want)
 			got := decode(t, f, data)
+			if f == report.CSV {
+				want = csvReadsAs(want)
+				data = encode(t, f, want)
+			}
 			if len(got) != len(want) {
 				t.Fatalf("read %d rows, want %d", len(got), len(want))
 			}
@@ -143,16 +167,19 @@ func TestAppendRowExact(t *testing.T) {
 		csv, jsonl string
 	}{
 		{rows[0],
-			"2,alice@example.com,00u1a2b3c4d5e6f7g8h9,expire_password_with_temp_password,succeeded,200,,,req-1,\"Tmp,Pass\"\"word\n1\",,PASSWORD_EXPIRED,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:27.769Z\n",
-			`{"line":2,"user":"alice@example.com","user_id":"00u1a2b3c4d5e6f7g8h9","action":"expire_password_with_temp_password","outcome":"succeeded","http_status":200,"okta_request_id":"req-1","temp_password":"Tmp,Pass\"word\n1","user_status":"PASSWORD_EXPIRED","attempts":1,"started_at":"2025-03-14T15:09:26.535Z","finished_at":"2025-03-14T15:09:27.769Z"}` + "\n"},
-		{rows[2], "4,carol,,reset_password,skipped,,,,,,,,,,\n", `{"line":4,"user":"carol","action":"reset_password","outcome":"skipped"}` + "\n"},
+			"2,alice@example.com,00u1a2b3c4d5e6f7g8h9,expire_password_with_temp_password,succeeded,200,,,req-1,\"Tmp,Pass\"\"word\n1\",,PASSWORD_EXPIRED,1,2025-03-14T15:09:26.535Z,2025-03-14T15:09:27.769Z,alice@example.com,alice.l@example.com,Alice,Liddell\n",
+			`{"line":2,"user":"alice@example.com","user_id":"00u1a2b3c4d5e6f7g8h9","action":"expire_password_with_temp_password","outcome":"succeeded","http_status":200,"okta_request_id":"req-1","temp_password":"Tmp,Pass\"word\n1","user_status":"PASSWORD_EXPIRED","attempts":1,"started_at":"2025-03-14T15:09:26.535Z","finished_at":"2025-03-14T15:09:27.769Z","login":"alice@example.com","email":"alice.l@example.com","first_name":"Alice","last_name":"Liddell"}` + "\n"},
+		{rows[2], "4,carol,,reset_password,skipped,,,,,,,,,,,,,,\n", `{"line":4,"user":"carol","action":"reset_password","outcome":"skipped"}` + "\n"},
 		{rows[3],
-			"5,\"=HYPERLINK(\"\"x\"\")\",+00u,-forgot_password,in_doubt,,CB_TIMEOUT,\" leading space\",\"\tleading tab\",,@https://example.okta.com/reset?t=a&b=c,,3,2025-03-14T15:09:26.535Z,\n",
+			"5,\"=HYPERLINK(\"\"x\"\")\",+00u,-forgot_password,in_doubt,,CB_TIMEOUT,\" leading space\",\"\tleading tab\",,@https://example.okta.com/reset?t=a&b=c,,3,2025-03-14T15:09:26.535Z,,,,,\n",
 			`{"line":5,"user":"=HYPERLINK(\"x\")","user_id":"+00u","action":"-forgot_password","outcome":"in_doubt","error_code":"CB_TIMEOUT","error_summary":" leading space","okta_request_id":"\tleading tab","reset_url":"@https://example.okta.com/reset?t=a&b=c","attempts":3,"started_at":"2025-03-14T15:09:26.535Z"}` + "\n"},
 		{report.Row{Line: 8, Outcome: report.Failed, ErrorSummary: "a\x01\u2028\xffz"},
-			"8,,,,failed,,,a\x01\u2028\xffz,,,,,,,\n",
+			"8,,,,failed,,,a\x01\u2028\xffz,,,,,,,,,,,\n",
 			`{"line":8,"outcome":"failed","error_summary":"a\u0001\u2028\ufffdz"}` + "\n"},
-		{rows[6], "7,dave,,expire_password,succeeded,200,,,,,,,,2025-03-14T15:09:26.535Z,2025-03-14T15:09:27.769Z\n", ""},
+		{rows[6], "7,dave,,expire_password,succeeded,200,,,,,,,,2025-03-14T15:09:26.535Z,2025-03-14T15:09:27.769Z,,,,\n", ""},
+		{rows[4],
+			"6,zoë@exämple.com,00uZZZZZZZZZZZZZZZZZ,clear_sessions,would_fail,,,\"emoji 🔑, back\\slash, nul\x00, bell\x07, del\x7f, sep\u2028\u2029, 日本語\",,\"cr\ronly\r\",,,1,,2025-03-14T15:09:27.769Z,zoë@exämple.com,\"\"\"Zoë, Q\"\" <zoe@example.com>\",\" Zoë\",\"O'Brien-Łukasz\n日本\"\n",
+			`{"line":6,"user":"zoë@exämple.com","user_id":"00uZZZZZZZZZZZZZZZZZ","action":"clear_sessions","outcome":"would_fail","error_summary":"emoji 🔑, back\\slash, nul\u0000, bell\u0007, del` + "\x7f" + `, sep\u2028\u2029, 日本語","temp_password":"cr\ronly\r","attempts":1,"finished_at":"2025-03-14T15:09:27.769Z","login":"zoë@exämple.com","email":"\"Zoë, Q\" <zoe@example.com>","first_name":" Zoë","last_name":"O'Brien-Łukasz\n日本"}` + "\n"},
 	}
 	for i, tt := range tests {
 		if got := string(report.AppendRow(nil, &tt.row, report.CSV)); got != tt.csv {
@@ -241,8 +268,12 @@ func TestReadErrors(t *testing.T) {
 		{"csv bad finished_at", report.CSV, h + "2,u,,a,failed,,,,,,,,,,yesterday\n", 2, "finished_at", false},
 		{"csv stray quote", report.CSV, h + "2,u\"SECRETVALUE,,a,failed,,,,,,,,,,\n", 2, "user", false},
 		{"csv text after quote", report.CSV, h + "2,\"u\"SECRETVALUE,,a,failed,,,,,,,,,,\n", 2, "user", false},
-		{"csv bare CR", report.CSV, h + "2,u\rv,,a,failed,,,,,,,,,,\n", 2, "user", false},
 		{"csv blank line", report.CSV, h + good + "\n", 3, "", false},
+		{"csv blank line between rows", report.CSV, h + good + "\r\n" + good, 3, "", false},
+		{"csv blank line before the header", report.CSV, "\n" + h + good, 1, "", false},
+		{"csv blank line after a multi-line cell", report.CSV, h + "2,u,,a,failed,,,\"x\ny\",,,,,,,\n\n" + good, 4, "", false},
+		{"csv quote left open at a line end", report.CSV, h + good + "3,u,,a,failed,,,\"SECRETVALUE\n", 3, "", true},
+		{"csv text after quote, then a row", report.CSV, h + "2,\"u\"SECRETVALUE,,a,failed,,,,,,,,,,\n" + good, 2, "user", false},
 		{"csv no final newline", report.CSV, h + good + "3,u,,a,failed,,,,,,,,,,", 3, "", true},
 		{"csv unterminated quote", report.CSV, h + good + "3,u,,a,failed,,,\"SECRET\nVALUE,,,,,,,\n", 3, "", true},
 		{"csv multiline then bad", report.CSV, h + "2,u,,a,failed,,,\"x\ny\nz\",,,,,,,\n" + "3,u,,a,nope,,,,,,,,,,\n", 5, "outcome", false},
@@ -286,10 +317,16 @@ func TestReadErrors(t *testing.T) {
 
 func TestReadAccepts(t *testing.T) {
 	// CRLF line ends (a report saved by another tool) and JSON nulls.
-	in := strings.ReplaceAll(string(report.AppendHeader(nil, report.CSV))+"2,u,,a,failed,,,\"x\r\ny\",,,,,,,\n", "\n", "\r\n")
+	in := strings.ReplaceAll(string(report.AppendHeader(nil, report.CSV))+"2,u,,a,failed,,,\"x\r\ny\",,,,,,,,,,,\n", "\n", "\r\n")
 	rows := decode(t, report.CSV, []byte(in))
-	if len(rows) != 1 || rows[0].ErrorSummary != "x\r\r\ny" || rows[0].Line != 2 {
+	if len(rows) != 1 || rows[0].ErrorSummary != "x\r\ny" || rows[0].Line != 2 {
 		t.Errorf("CRLF: got %+v", rows)
+	}
+	// A CR inside a cell is kept, but before a LF (encoding/csv's rule).
+	in = string(report.AppendHeader(nil, report.CSV)) + "2,u\rv,,a,failed,,,\"x\r\ny\rz\r\",,,,,,,,,,,\n"
+	rows = decode(t, report.CSV, []byte(in))
+	if len(rows) != 1 || rows[0].User != "u\rv" || rows[0].ErrorSummary != "x\ny\rz\r" {
+		t.Errorf("CR: got %q, %q", rows[0].User, rows[0].ErrorSummary)
 	}
 	rows = decode(t, report.JSONL, []byte(`{"line":3,"outcome":"skipped","user":null}`+"\r\n"))
 	if len(rows) != 1 || rows[0].Line != 3 || rows[0].Outcome != report.Skipped {
@@ -300,6 +337,34 @@ func TestReadAccepts(t *testing.T) {
 	}
 	if rows := decode(t, report.CSV, report.AppendHeader(nil, report.CSV)); len(rows) != 0 {
 		t.Errorf("header-only CSV: %d rows", len(rows))
+	}
+}
+
+// JSONL rows are read by key, in any order and with any spacing, as
+// encoding/json reads them.
+func TestReadJSONLKeyOrder(t *testing.T) {
+	want := trickyRows()[:2]
+	in := `{ "last_name": "Liddell", "first_name": "Alice", "email": "alice.l@example.com", "login": "alice@example.com", "finished_at" : "2025-03-14T15:09:27.769Z", "outcome" : "succeeded", "temp_password": "Tmp,Pass\"word\n1", "user_status": "PASSWORD_EXPIRED", "attempts": 1, "started_at": "2025-03-14T15:09:26.535Z", "http_status": 200, "okta_request_id": "req-1", "action": "expire_password_with_temp_password", "user_id": "00u1a2b3c4d5e6f7g8h9", "user": "alice@example.com", "line" : 2 }` + "\n" +
+		string(report.AppendRow(nil, &want[1], report.JSONL))
+	got := decode(t, report.JSONL, []byte(in))
+	if len(got) != len(want) {
+		t.Fatalf("%d rows", len(got))
+	}
+	for i := range want {
+		if d := diffRow(&got[i], &want[i]); d != "" {
+			t.Errorf("row %d: %s", i, d)
+		}
+	}
+	// Repair checks such lines too, and still cuts a torn tail after them.
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(in+`{"outcome":"failed","line":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := report.Repair(path); n != 2 || err != nil {
+		t.Errorf("Repair = %d, %v; want 2 rows", n, err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != in {
+		t.Errorf("Repair left %q", b)
 	}
 }
 

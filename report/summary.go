@@ -22,6 +22,11 @@ type Summary struct {
 	SecretsIssued int            // rows with a temp password or reset URL (count only)
 	First, Last   time.Time      // earliest started_at, latest finished_at (zero: none)
 	Requests      int            // sum of attempts
+	// Pending is how many of the run's manifest rows the report does not
+	// hold yet, when PendingKnown: the report alone cannot tell (the run's
+	// checkpoint knows the manifest's row count), so the caller sets both.
+	Pending      int
+	PendingKnown bool
 }
 
 // Summarize reads the report at path (strictly, as ReadFile does) and
@@ -103,7 +108,7 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(TimeLayout)
 }
 
-// WriteText writes the summary for people: rows and requests, counts by
+// WriteText writes the summary for people: rows, pending (when known) and requests, counts by
 // outcome (in Outcomes order), by action, by error_code and by user_status
 // (sorted), secrets issued (a count), and the first start and last finish.
 // It never writes a secret.
@@ -111,6 +116,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "rows\t%d\n", s.Total)
+	if s.PendingKnown {
+		fmt.Fprintf(tw, "pending\t%d\n", s.Pending)
+	}
 	fmt.Fprintf(tw, "requests\t%d\n", s.Requests)
 	fmt.Fprintf(tw, "secrets issued\t%d\n", s.SecretsIssued)
 	if !s.First.IsZero() {
@@ -161,6 +169,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 // sorted, so the output is stable.
 type summaryJSON struct {
 	Total         int            `json:"total"`
+	Pending       *int           `json:"pending"`
 	Requests      int            `json:"requests"`
 	SecretsIssued int            `json:"secrets_issued"`
 	First         string         `json:"first_started_at,omitempty"`
@@ -172,7 +181,7 @@ type summaryJSON struct {
 }
 
 // MarshalJSON writes the summary as one JSON object with the keys total,
-// requests, secrets_issued, first_started_at and last_finished_at (RFC 3339
+// pending (null when not known), requests, secrets_issued, first_started_at and last_finished_at (RFC 3339
 // UTC with milliseconds, left out when zero), by_outcome, by_action,
 // by_error_code and by_user_status (objects with sorted keys, {} when empty).
 // It never writes a secret.
@@ -187,6 +196,9 @@ func (s *Summary) MarshalJSON() ([]byte, error) {
 		ByAction:      copyMap(s.ByAction),
 		ByCode:        copyMap(s.ByCode),
 		ByStatus:      copyMap(s.ByStatus),
+	}
+	if s.PendingKnown {
+		out.Pending = &s.Pending
 	}
 	for o, n := range s.ByOutcome {
 		out.ByOutcome[string(o)] = n

@@ -33,6 +33,6 @@
 //	call.go        an action as an Okta call; which actions repeat and which
 //	               hold a slot
 //	dryrun.go      a dry run's verdict from the user Okta returned
-//	crashpoint.go  the kill tests' crash points, built only with
-//	               -tags crashpoints (nocrashpoint.go otherwise)
+//
+// The kill tests' crash points (crashpoint.Hit) live in internal/crashpoint.
 package runner

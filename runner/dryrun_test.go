@@ -157,7 +157,8 @@ func TestDryRunAgreesWithRealRun(t *testing.T) {
 // (SPEC.md "Report"), also when its lookup fails: Okta answers 404, answers
 // 200 without a user, or answers for an ID that differs from the manifest's
 // in case (IDs are case-sensitive); and a duplicate after resolution. A real
-// run writes failed for the same rows (it looks up only logins).
+// run writes failed for the same rows (it looks up logins, and IDs that the
+// manifest gives no login for).
 func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 	rows := []mrow{
 		0: {user: loginOf(1), action: string(jobs.ExpirePassword)},           // 200 without a user
@@ -187,7 +188,7 @@ func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 			{report.WouldSucceed, ""}, {report.WouldFail, report.CodeDuplicateUser},
 		}},
 		{false, []want{
-			{report.Failed, ""}, {report.Succeeded, ""}, {report.Failed, "E0000007"},
+			{report.Failed, ""}, {report.Failed, report.CodeLoginMismatch}, {report.Failed, "E0000007"},
 			{report.Succeeded, ""}, {report.Failed, report.CodeDuplicateUser},
 		}},
 	} {
@@ -206,5 +207,29 @@ func TestDryRunWritesOnlyDryRunOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A real run's failed row carries what the dry run would have said: the
+// user's status, and Okta's refusal explained in an administrator's words.
+func TestRealRunFailureCarriesTheReason(t *testing.T) {
+	users := activeUsers(2)
+	users[1].Status = emulator.StatusStaged
+	e := newEnv(t, emulator.Config{UserList: users})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)}, // by login: looked up
+		{user: uid(2), action: string(jobs.ExpirePassword)},     // active: succeeds
+	}
+	r := e.run(rows, baseOptions())
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	row := r.row(t, 0)
+	if row.Outcome != report.Failed || row.UserStatus != emulator.StatusStaged ||
+		!strings.HasPrefix(row.ErrorSummary, "user is STAGED: activate the user instead (Okta: ") {
+		t.Errorf("row 0: %s user_status %q; want failed, STAGED, the dry run's reason first", describe(row), row.UserStatus)
+	}
+	if row := r.row(t, 1); row.Outcome != report.Succeeded {
+		t.Errorf("row 1: %s", describe(row))
 	}
 }

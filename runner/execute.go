@@ -171,8 +171,31 @@ func (r *Runner) answered(t *task, res *sendResult) *report.Row {
 	default:
 		row.Outcome = report.Failed
 		fillError(row, res.err, false)
+		adviseFailure(row, t, res.err)
 	}
 	return row
+}
+
+// adviseFailure gives a failed row what the dry run would have said: the
+// user's status, and when Okta refused the action for the user's state (a
+// 4xx), the reason in an administrator's words ("user is STAGED: activate
+// the user instead") after Okta's own summary. It needs the user's lookup
+// (rows named by login, or by ID without a login column).
+func adviseFailure(row *report.Row, t *task, err error) {
+	u := t.user
+	if u == nil {
+		return
+	}
+	if row.UserStatus == "" {
+		row.UserStatus = u.Status
+	}
+	ae := asError[*okta.APIError](err)
+	if ae == nil || ae.HTTPStatus < 400 || ae.HTTPStatus > 499 || ae.HTTPStatus == 401 || ae.HTTPStatus == 429 {
+		return
+	}
+	if ok, why := dryRunVerdict(t.job.Action, u); !ok {
+		row.ErrorSummary = why + " (Okta: " + row.ErrorSummary + ")"
+	}
 }
 
 // decide gives the task its row, with an outcome known without sending its
@@ -197,8 +220,23 @@ func (r *Runner) failure() report.Outcome {
 // baseRow is the task's row before its outcome: its line, user, action, and
 // the attempts and start of earlier runs.
 func (r *Runner) baseRow(t *task) *report.Row {
-	return &report.Row{
+	row := &report.Row{
 		Line: t.job.Line, User: t.job.User, UserID: t.userID, Action: string(t.job.Action),
 		Attempts: t.attempts, StartedAt: t.started,
+		Login: t.job.Login, Email: t.job.Email, FirstName: t.job.FirstName, LastName: t.job.LastName,
 	}
+	// Who the user is, for the people who hand out the secrets: the
+	// manifest's columns when given, else what Okta answered.
+	if u := t.user; u != nil {
+		if row.Login == "" {
+			row.Login = u.Login
+		}
+		if row.Email == "" {
+			row.Email = u.Email
+		}
+		if row.FirstName == "" && row.LastName == "" {
+			row.FirstName, row.LastName = u.FirstName, u.LastName
+		}
+	}
+	return row
 }

@@ -69,18 +69,21 @@ func activeUsers(n int) []emulator.User {
 // ---------------------------------------------------------------- manifest
 
 var manifestColumns = []string{"user", "action", "send_email", "revoke_sessions", "strict",
-	"old_password", "new_password", "password", "recovery_question", "recovery_answer"}
+	"old_password", "new_password", "password", "recovery_question", "recovery_answer",
+	"login", "email", "first_name", "last_name"}
 
 // mrow is one manifest row.
 type mrow struct {
 	user, action                                       string
 	sendEmail, revokeSessions, strict                  string
 	oldPassword, newPassword, password, question, answ string
+	login, email, first, last                          string // informational
 }
 
 func (r mrow) cells() []string {
 	return []string{r.user, r.action, r.sendEmail, r.revokeSessions, r.strict,
-		r.oldPassword, r.newPassword, r.password, r.question, r.answ}
+		r.oldPassword, r.newPassword, r.password, r.question, r.answ,
+		r.login, r.email, r.first, r.last}
 }
 
 // rowFor returns a valid row of action a for user u (named by ID), with the

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/credbatch/credbatch/internal/crashpoint"
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner/checkpoint"
@@ -186,7 +187,7 @@ func (r *Runner) recorder(q recQueue) error {
 			if err := r.in.Journal.Outcomes(outs); err != nil {
 				fail(fmt.Errorf("%w: recording the outcomes of %d rows: %w", ErrLocal, len(outs), err))
 			} else {
-				crash("after-outcome")
+				crashpoint.Hit("after-outcome")
 			}
 			clear(outs)
 		}
@@ -198,6 +199,9 @@ func (r *Runner) recorder(q recQueue) error {
 				r.counts[b.row.Outcome]++
 				if b.row.ErrorCode != "" {
 					r.byCode[b.row.ErrorCode]++
+				}
+				if b.row.Outcome == report.WouldFail && b.row.ErrorSummary != "" {
+					r.byReason[b.row.ErrorSummary]++
 				}
 				r.mu.Unlock()
 			}
@@ -213,7 +217,7 @@ func (r *Runner) recorder(q recQueue) error {
 				fail(fmt.Errorf("%w: writing the report: %w", ErrLocal, err))
 				continue
 			}
-			crash("after-report")
+			crashpoint.Hit("after-report")
 		}
 	}
 	if firstErr == nil {

@@ -48,6 +48,10 @@ type Options struct {
 	HaltOnPct  float64       // stop once this share (of at least 20 ended jobs) failed or is in doubt; 0 = off
 	DryRun     bool
 	Exclude    []string // user IDs and logins never to touch
+	// ExcludeAt says where each Exclude entry came from ("FILE:LINE"; keys
+	// as given, logins lower-cased), for the warning about an entry that
+	// matches no user.
+	ExcludeAt map[string]string
 	// MatchShortNames accepts a login that Okta resolved by its short name
 	// (the manifest's "jsmith" found "jsmith@corp.example"); without it such
 	// a row fails CB_LOGIN_MISMATCH and nothing is sent for it.
@@ -84,6 +88,7 @@ type Prior struct {
 	InFlight map[int]checkpoint.Attempt // last attempts of rows with no outcome: password-checking ones are settled in_doubt
 	FirstAt  map[int]time.Time          // first attempt of rows with no outcome (their started_at)
 	Claims   *Claims                    // ClaimKey(user ID, action) -> line, for finished rows that claimed their user; the runner adds to it
+	Counts   map[string]int             // outcome -> rows, of the rows Done holds (for progress)
 }
 
 // Input is what one invocation runs.
@@ -99,18 +104,29 @@ type Input struct {
 
 // Result counts what this invocation did.
 type Result struct {
-	Counts      map[report.Outcome]int
-	ByCode      map[string]int
+	Counts map[report.Outcome]int
+	ByCode map[string]int
+	// ByReason counts a dry run's would_fail rows by their reason (the
+	// row's error_summary: "user is STAGED: activate the user instead").
+	ByReason    map[string]int
 	Requests    int64
 	RateLimited int64
 	Pending     int            // rows neither finished before nor in this invocation
 	StatusCount map[string]int // dry run: users by current status
-	Elapsed     time.Duration
+	// OwnerID is the token's own user, never touched ("" for a token with
+	// no user, or when the run stopped before learning it).
+	OwnerID string
+	Elapsed time.Duration
 }
 
 // Progress is a snapshot for the progress display.
 type Progress struct {
-	Done, Total int64
+	Done, Total int64 // this invocation's rows: finished, and to finish
+	Before      int64 // rows finished by earlier runs of the same checkpoint
+	DryRun      bool
+	// Counts are the whole run's outcomes so far, earlier runs included, so
+	// progress never contradicts the final line.
+	Counts      map[report.Outcome]int64
 	Requests    int64
 	RateLimited int64
 	Paused      []pace.PauseInfo
@@ -143,6 +159,7 @@ type Runner struct {
 	// What was recorded (record.go's recorder; statusCount: execute.go).
 	counts      map[report.Outcome]int
 	byCode      map[string]int
+	byReason    map[string]int
 	statusCount map[string]int
 	// --halt-on (record.go's trips).
 	ended   int  // rows handed to the recorder failed or in_doubt
@@ -188,6 +205,7 @@ func New(opt Options, in Input) *Runner {
 		}),
 		counts:      map[report.Outcome]int{},
 		byCode:      map[string]int{},
+		byReason:    map[string]int{},
 		statusCount: map[string]int{},
 		chains:      map[string]chan struct{}{},
 		excludeIDs:  map[string]bool{},
@@ -199,11 +217,22 @@ func New(opt Options, in Input) *Runner {
 
 // Progress returns a snapshot; safe from any goroutine.
 func (r *Runner) Progress() Progress {
-	return Progress{
+	p := Progress{
 		Done: r.done.Load(), Total: r.total.Load(),
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
-		Paused: r.pacer.Paused(),
+		Paused: r.pacer.Paused(), DryRun: r.opt.DryRun,
+		Counts: make(map[report.Outcome]int64, 8),
 	}
+	p.Before = int64(r.in.Rows) - p.Total
+	for k, v := range r.in.Prior.Counts {
+		p.Counts[report.Outcome(k)] += int64(v)
+	}
+	r.mu.Lock()
+	for k, v := range r.counts {
+		p.Counts[k] += int64(v)
+	}
+	r.mu.Unlock()
+	return p
 }
 
 // task is one row on its way through the pipeline.
@@ -376,7 +405,8 @@ func (r *Runner) result(start time.Time) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res := &Result{
-		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{},
+		Counts: map[report.Outcome]int{}, ByCode: map[string]int{}, StatusCount: map[string]int{}, ByReason: map[string]int{},
+		OwnerID:  r.meID,
 		Requests: r.requests.Load(), RateLimited: r.rateLimited.Load(),
 		Elapsed: r.now().Sub(start),
 	}
@@ -387,6 +417,9 @@ func (r *Runner) result(start time.Time) *Result {
 	}
 	for k, v := range r.byCode {
 		res.ByCode[k] = v
+	}
+	for k, v := range r.byReason {
+		res.ByReason[k] = v
 	}
 	for k, v := range r.statusCount {
 		res.StatusCount[k] = v

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credbatch/credbatch/internal/crashpoint"
 	"github.com/credbatch/credbatch/okta"
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner/pace"
@@ -80,7 +81,7 @@ func (r *Runner) send(feed, hard context.Context, req request) sendResult {
 		}
 		if req.beforeAttempt != nil {
 			if !rep {
-				crash("before-attempt")
+				crashpoint.Hit("before-attempt")
 			}
 			if err := req.beforeAttempt(res.sent + 1); err != nil {
 				ticket.Done(pace.Observation{})
@@ -89,7 +90,7 @@ func (r *Runner) send(feed, hard context.Context, req request) sendResult {
 			}
 		}
 		if req.beforeAttempt != nil && !rep {
-			crash("after-attempt")
+			crashpoint.Hit("after-attempt")
 		}
 		if res.started.IsZero() {
 			res.started = r.now()
@@ -98,7 +99,7 @@ func (r *Runner) send(feed, hard context.Context, req request) sendResult {
 		r.requests.Add(1)
 		resp, err := req.call(hard, okta.CallOptions{RetryFor: lastReqID, RetryCount: retries})
 		if b == pace.Post {
-			crash("after-response")
+			crashpoint.Hit("after-response")
 		}
 		obs, attempt := r.observe(resp, err)
 		ticket.Done(obs)

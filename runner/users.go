@@ -59,6 +59,19 @@ func (r *Runner) prepare(feed, hard context.Context) error {
 // resolveExcluded looks up the excluded logins, so a row naming such a user
 // by ID is excluded too.
 func (r *Runner) resolveExcluded(feed, hard context.Context) error {
+	// An ID is excluded as written; it is looked up only to warn when the
+	// org has no such user (a typo in a VIP's ID must not pass silently).
+	for id := range r.excludeIDs {
+		res := r.send(feed, hard, lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
+			return r.in.Client.GetUser(ctx, id, o)
+		}))
+		if res.pending {
+			return r.halt.why(feed)
+		}
+		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
+			r.warnExcludeUnknown(id)
+		}
+	}
 	for login := range r.excludeLog {
 		res := r.send(feed, hard, lookup(func(ctx context.Context, o okta.CallOptions) (*okta.Response, error) {
 			return r.in.Client.GetUser(ctx, login, o)
@@ -72,6 +85,7 @@ func (r *Runner) resolveExcluded(feed, hard context.Context) error {
 			continue
 		}
 		if ae := asError[*okta.APIError](res.err); ae != nil && ae.HTTPStatus == 404 {
+			r.warnExcludeUnknown(login)
 			continue // no such user: a row naming it by login is still excluded
 		}
 		// An excluded user we cannot identify could be touched through a
@@ -82,6 +96,16 @@ func (r *Runner) resolveExcluded(feed, hard context.Context) error {
 		}
 	}
 	return nil
+}
+
+// warnExcludeUnknown says that an --exclude entry names no user of the org,
+// with where the entry came from when the caller said (FILE:LINE).
+func (r *Runner) warnExcludeUnknown(entry string) {
+	where := r.opt.ExcludeAt[entry]
+	if where == "" {
+		where = "--exclude"
+	}
+	r.log.Warn(where+": the --exclude entry matches no user in the org (misspelled?)", "entry", entry)
 }
 
 // resolveRows is one resolver: it turns logins into IDs (and, in a dry run,
@@ -98,8 +122,9 @@ func (r *Runner) resolveRows(feed, hard, pipe context.Context, in <-chan *task, 
 	return nil
 }
 
-// resolve turns the row's user into an Okta ID (GET for logins; GET for
-// every row in a dry run).
+// resolve turns the row's user into an Okta ID and learns who it is (GET
+// for logins, for IDs without a login column, and for every row in a dry
+// run).
 func (r *Runner) resolve(feed, hard context.Context, t *task) {
 	if r.resolveLocally(feed, t) {
 		return
@@ -180,7 +205,10 @@ func (r *Runner) resolveLocally(feed context.Context, t *task) bool {
 		r.decide(t, report.Skipped, "", excludedWhy)
 		return true
 	}
-	if j.UserIsID && !r.opt.DryRun {
+	if j.UserIsID && !r.opt.DryRun && j.Login != "" {
+		// Named by ID, and the manifest says who it is: no lookup. (A row
+		// named by ID alone is looked up in the user-GET bucket, which does
+		// not slow the credential bucket, so its report row names the user.)
 		t.userID = j.User
 		return true
 	}

@@ -289,3 +289,45 @@ func TestLookupsAreRetried(t *testing.T) {
 		}
 	}
 }
+
+// The report names the user each row acted on (login, email, first and last
+// name): from the manifest's informational columns when given (no lookup
+// for a row named by ID), else from Okta: the GET that resolves a login, or
+// one GET in the user-GET bucket for a row named by ID alone; with
+// --match-short-names, the full login Okta resolved.
+func TestReportNamesTheUser(t *testing.T) {
+	e := newEnv(t, emulator.Config{UserList: activeUsers(4)})
+	rows := []mrow{
+		{user: loginOf(1), action: string(jobs.ExpirePassword)},
+		{user: uid(2), action: string(jobs.ExpirePassword)},
+		{user: uid(3), action: string(jobs.ExpirePassword), login: "per-manifest@example.com", email: "pm@example.com", first: "Per", last: "Manifest"},
+		{user: "user00004", action: string(jobs.ExpirePassword)},
+	}
+	opt := baseOptions()
+	opt.MatchShortNames = true
+	r := e.run(rows, opt)
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	want := [][4]string{
+		{loginOf(1), loginOf(1), "User", "1"},
+		{loginOf(2), loginOf(2), "User", "2"},
+		{"per-manifest@example.com", "pm@example.com", "Per", "Manifest"},
+		{loginOf(4), loginOf(4), "User", "4"},
+	}
+	for k, w := range want {
+		row := r.row(t, k)
+		if got := [4]string{row.Login, row.Email, row.FirstName, row.LastName}; got != w || row.Outcome != report.Succeeded {
+			t.Errorf("row %d: %s names %q, want %q", k, describe(row), got, w)
+		}
+	}
+	gets := map[string]int{}
+	for _, ri := range e.prx.log() {
+		if ri.Method == "GET" {
+			gets[ri.UserSeg]++
+		}
+	}
+	if gets[uid(2)] != 1 || gets[uid(3)] != 0 {
+		t.Errorf("GETs: %d for the ID without a login column (want 1), %d for the ID with one (want 0)", gets[uid(2)], gets[uid(3)])
+	}
+}

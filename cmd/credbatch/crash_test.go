@@ -512,10 +512,10 @@ func crashChain(t *testing.T, specs ...string) {
 		}
 		t.Logf("%s was never reached: the run finished (%s)", spec, end)
 	}
-	if crashes == 0 {
-		// Every point is visited at least 30 times in a 100-row run: a chain
-		// in which none fired tests nothing (a binary built without
-		// -tags crashpoints, a renamed point).
+	if crashes == 0 && surelyReached(specs) {
+		// Each point is visited at least 7 times in a 100-row run, however
+		// the recorder batches: a chain in which none fired tests nothing (a
+		// binary built without -tags crashpoints, a renamed point).
 		t.Fatalf("no crash point of %v fired: the chain tested no crash", specs)
 	}
 	if crashes > 0 {
@@ -527,6 +527,21 @@ func crashChain(t *testing.T, specs ...string) {
 		f.checkSettledUnsent(t)
 	}
 	f.checkChain(t, ends, crashes)
+}
+
+// surelyReached: some spec of the chain arms its point's 7th visit or an
+// earlier one. (A later visit of the recorder's points, after-outcome and
+// after-report, may not come: one batch can hold many rows.)
+func surelyReached(specs []string) bool {
+	for _, s := range specs {
+		var n int
+		if _, after, ok := strings.Cut(s, ":"); ok {
+			if _, err := fmt.Sscan(after, &n); err == nil && n <= 7 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkSettledUnsent: some password-checking row is in_doubt with no request

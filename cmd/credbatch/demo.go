@@ -90,12 +90,13 @@ func runDemo(e *env, dir string) error {
 	}
 	infof(e.stderr, "demo: writing manifests and reports to %s", dir)
 	failed := 0
+	steps := len(examples.All) + 1
 	for i, ex := range examples.All {
 		if err := e.feed.Err(); err != nil {
 			return context.Cause(e.feed)
 		}
 		fmt.Fprintln(e.stderr)
-		infof(e.stderr, "demo %d/%d: %s", i+1, len(examples.All), ex.About)
+		infof(e.stderr, "demo %d/%d: %s", i+1, steps, ex.About)
 		ok, err := runExample(e, dir, ex, i == 0)
 		if err != nil {
 			return err
@@ -103,6 +104,18 @@ func runDemo(e *env, dir string) error {
 		if !ok {
 			failed++
 		}
+	}
+	if err := e.feed.Err(); err != nil {
+		return context.Cause(e.feed)
+	}
+	fmt.Fprintln(e.stderr)
+	infof(e.stderr, "demo %d/%d: incident from the org: the members of the group Contractors become the manifest, then get temp passwords with their sessions revoked", steps, steps)
+	ok, err := runGroupExport(e, dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		failed++
 	}
 	fmt.Fprintln(e.stderr)
 	if failed > 0 {
@@ -137,17 +150,7 @@ func runExample(e *env, dir string, ex examples.Example, withDryRun bool) (bool,
 			i++
 		}
 	}
-	sub := &env{
-		stdin: strings.NewReader(""), stdout: e.stderr, stderr: e.stderr,
-		getenv: func(k string) string {
-			if k == "OKTA_CLIENT_TOKEN" {
-				return org.Token()
-			}
-			return ""
-		},
-		isTerminal: func() bool { return false },
-		feed:       e.feed, hard: e.hard,
-	}
+	sub := demoEnv(e, org)
 	if withDryRun {
 		infof(e.stderr, "$ credbatch run %s --dry-run", ex.Manifest)
 		err := execute(sub, append([]string{"run", manifest, "--dry-run"}, args...))
@@ -162,6 +165,75 @@ func runExample(e *env, dir string, ex examples.Example, withDryRun bool) (bool,
 		return false, err
 	}
 	return checkExpected(e, defaultReportPath(manifest, false), ex.Expected)
+}
+
+// demoEnv is the environment of the demo's commands against org.
+func demoEnv(e *env, org *emulator.Org) *env {
+	return &env{
+		stdin: strings.NewReader(""), stdout: e.stderr, stderr: e.stderr,
+		getenv: func(k string) string {
+			if k == "OKTA_CLIENT_TOKEN" {
+				return org.Token()
+			}
+			return ""
+		},
+		isTerminal: func() bool { return false },
+		feed:       e.feed, hard: e.hard,
+	}
+}
+
+// runGroupExport builds the incident manifest from a group of a fresh demo
+// org, runs it, and checks that every member the manifest should hold (not
+// DEPROVISIONED) got a temp password, and no one else.
+func runGroupExport(e *env, dir string) (bool, error) {
+	url, org, stop, err := demoOrg()
+	if err != nil {
+		return false, err
+	}
+	defer stop()
+	const name = "contractors-incident.csv"
+	manifest := filepath.Join(dir, name)
+	sub := demoEnv(e, org)
+	exportArgs := []string{"--group", "Contractors", "--action", "expire_password_with_temp_password", "--revoke-sessions=true", "-o", name}
+	infof(e.stderr, "$ credbatch manifest %s", strings.Join(exportArgs, " "))
+	exportArgs[len(exportArgs)-1] = manifest
+	if err := execute(sub, append(append([]string{"manifest"}, exportArgs...), "--org-url", url, "--rate", "50")); err != nil {
+		printError(e.stderr, err)
+		return false, err
+	}
+	infof(e.stderr, "$ credbatch run %s", name)
+	err = execute(sub, []string{"run", manifest, "--org-url", url, "--yes", "--rate", "50", "--workers", "4"})
+	if err != nil && !errors.Is(err, errRowsFailed) {
+		return false, err
+	}
+	members, _ := org.GroupMembers("Contractors")
+	want := map[string]bool{}
+	for _, id := range members {
+		if u, ok := org.User(id); ok && u.Status != emulator.StatusDeprovisioned {
+			want[id] = true
+		}
+	}
+	got := map[string]bool{}
+	ok := true
+	err = report.ReadFile(defaultReportPath(manifest, false), func(r *report.Row) error {
+		got[r.UserID] = true
+		if r.Outcome != report.Succeeded || r.TempPassword.IsZero() || !want[r.UserID] {
+			ok = false
+			infof(e.stderr, "demo: line %d (%s): %s %s, not a member's temp password", r.Line, r.UserID, r.Outcome, r.ErrorCode)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if len(got) != len(want) || len(want) == 0 {
+		ok = false
+		infof(e.stderr, "demo: %d report rows for the group's %d members", len(got), len(want))
+	}
+	if ok {
+		infof(e.stderr, "demo: all %d members of Contractors got a temp password", len(want))
+	}
+	return ok, nil
 }
 
 // checkExpected compares a report with the example's expected outcomes.

@@ -2,8 +2,9 @@ package main
 
 // The manifests `credbatch report` writes for the next step (SPEC.md
 // "Report"): --failed-manifest splits the rows that did not succeed into
-// OUT-stem.retryable.EXT, OUT-stem.needs-fix.EXT and OUT-stem.in-doubt.EXT;
-// --clean-manifest keeps a dry run's would_succeed rows. Both find the
+// OUT-stem.retryable.EXT, OUT-stem.needs-fix.EXT and OUT-stem.in-doubt.EXT,
+// and the rows never sent into OUT-stem.pending.EXT; --clean-manifest keeps
+// a dry run's would_succeed rows. Both find the
 // original manifest through the run's checkpoint, refuse a manifest whose
 // SHA-256 changed since the run, and copy the original rows byte for byte
 // (jobs.Manifest.CopyRows), so each file is a valid manifest that runs as it
@@ -18,6 +19,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/credbatch/credbatch/jobs"
@@ -50,16 +53,21 @@ type reportLines struct {
 	all     *checkpoint.Bitset
 	classes map[report.RetryClass]*checkpoint.Bitset
 	clean   *checkpoint.Bitset
+	// reasons holds the lines of the retryable rows that may have applied,
+	// by report.Reason: what the retryable file's readers must know.
+	reasons map[string][]int
 	// badLines counts rows whose line is impossible or repeated: such a
 	// report cannot drive a next step (the summary still counts them).
 	badLines int
+	// handout: the file is a hand-out list (its rows name their source)
+	handout bool
 }
 
 // readReportLines reads the report once (strictly) and classifies its rows.
 func readReportLines(path string) (*reportLines, error) {
 	rl := &reportLines{
 		sum: &report.Summary{},
-		all: checkpoint.NewBitset(0), clean: checkpoint.NewBitset(0),
+		all: checkpoint.NewBitset(0), clean: checkpoint.NewBitset(0), reasons: map[string][]int{},
 		classes: map[report.RetryClass]*checkpoint.Bitset{
 			report.ClassRetryable: checkpoint.NewBitset(0),
 			report.ClassNeedsFix:  checkpoint.NewBitset(0),
@@ -68,6 +76,7 @@ func readReportLines(path string) (*reportLines, error) {
 	}
 	err := report.ReadFile(path, func(r *report.Row) error {
 		rl.sum.Add(r)
+		rl.handout = rl.handout || r.Source != ""
 		if r.Line < 1 || r.Line > checkpoint.MaxLine || rl.all.Has(r.Line) {
 			rl.badLines++
 			return nil
@@ -75,6 +84,9 @@ func readReportLines(path string) (*reportLines, error) {
 		rl.all.Set(r.Line)
 		if c := report.Classify(r); c != report.ClassNone {
 			rl.classes[c].Set(r.Line)
+		}
+		if why := report.Reason(r); why != "" {
+			rl.reasons[why] = append(rl.reasons[why], r.Line)
 		}
 		if r.Outcome == report.WouldSucceed {
 			rl.clean.Set(r.Line)
@@ -156,6 +168,24 @@ func locateManifest(reportPath string, hdr checkpoint.Header, override string) (
 		"cannot find the run's manifest %s: %w", candidates[0], firstErr)
 }
 
+// runManifest finds the manifest of the run whose checkpoint cp holds hdr
+// (locateManifest), and refuses it when it changed since the run.
+func runManifest(reportPath string, hdr checkpoint.Header, override, cp string) (*jobs.Manifest, error) {
+	m, err := locateManifest(reportPath, hdr, override)
+	if err != nil {
+		return nil, err
+	}
+	sha, _, err := m.Fingerprint()
+	if err != nil {
+		return nil, usagef("", "reading the manifest %s: %w", m.Path, err)
+	}
+	if sha != hdr.ManifestSHA256 {
+		return nil, usagef("the rows would no longer be the ones the report describes: restore the manifest the run used",
+			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
+	}
+	return m, nil
+}
+
 // manifestExt is the extension of the files written for m: its own.
 func manifestExt(m *jobs.Manifest) string {
 	ext := filepath.Ext(m.Path)
@@ -174,16 +204,18 @@ func failedManifestPath(out, class, ext string) string {
 
 // plannedFile is one manifest to write: the lines to copy.
 type plannedFile struct {
-	path  string
-	keep  *checkpoint.Bitset
-	rows  int
-	label string // what to do with it, for the message
+	path    string
+	keep    *checkpoint.Bitset
+	rows    int
+	label   string           // what to do with it, for the message
+	reasons map[string][]int // lines of its rows that need a word more, by reason
 }
 
 // writeNextManifests writes the files --failed-manifest and
-// --clean-manifest ask for and reports them on stderr (paths and counts
-// only). It never writes a file over an existing one.
-func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts) error {
+// --clean-manifest ask for and reports them on stderr (paths, counts, lines
+// and reasons only). It never writes a file over an existing one. run is
+// the report's checkpoint, open.
+func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts, run *reportRun) error {
 	for _, p := range []struct{ flag, v string }{{"--failed-manifest", o.failedManifest}, {"--clean-manifest", o.cleanManifest}} {
 		if p.v == "" {
 			continue
@@ -202,41 +234,35 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 		return usagef("rerun the original command: it completes and repairs the report from its checkpoint",
 			"%s: %d rows repeat a manifest line or name an impossible one: the report is damaged", reportPath, rl.badLines)
 	}
-	cp := o.checkpointPath
-	if cp == "" {
-		cp = reportPath + ".checkpoint"
-	}
-	j, st, err := openRunCheckpoint(cp)
-	if err != nil {
-		return err
-	}
-	defer j.Close()
+	cp, st := run.path, run.st
 	hdr := st.Header
 	if o.cleanManifest != "" && !hdr.DryRun {
 		return usagef("run the manifest with --dry-run first, then pass its .dryrun report",
 			"--clean-manifest takes a dry run's report, and %s is a real run's", reportPath)
 	}
-	m, err := locateManifest(reportPath, hdr, o.manifestPath)
+	m, err := runManifest(reportPath, hdr, o.manifestPath, cp)
 	if err != nil {
 		return err
 	}
-	sha, _, err := m.Fingerprint()
-	if err != nil {
-		return usagef("", "reading the manifest %s: %w", m.Path, err)
-	}
-	if sha != hdr.ManifestSHA256 {
-		return usagef("the rows would no longer be the ones the report describes: restore the manifest the run used",
-			"%s: %w (its SHA-256 is not the one recorded in %s)", m.Path, errManifestChanged, cp)
-	}
 
-	// One pass over the manifest: how many rows it has, and how many of them
-	// the report holds. Every report row must name a manifest row (else the
-	// checkpoint is not this report's); the rest are still pending.
-	total, inReport := 0, 0
+	// One pass over the manifest: how many of its rows the report holds.
+	// Every report row must name a manifest row (else the checkpoint is not
+	// this report's). Of the rest, the pending file takes those never sent:
+	// a row the checkpoint finished (the report lacks it after a crash) or
+	// sent (an attempt that may have applied) is the original command's to
+	// settle, never a new run's.
+	p := pendingLines{never: checkpoint.NewBitset(0)}
+	inReport := 0
 	if _, err := m.CopyRows(func(line int) bool {
-		total++
-		if rl.all.Has(line) {
+		switch _, sent := st.LastAttempt[line]; {
+		case rl.all.Has(line):
 			inReport++
+		case st.Done.Has(line):
+			p.finished++
+		case sent:
+			p.sent = append(p.sent, line)
+		default:
+			p.never.Set(line)
 		}
 		return false
 	}, io.Discard); err != nil {
@@ -246,7 +272,6 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 		return usagef("pass the --checkpoint of the run that wrote this report",
 			"%d of the report's rows name no row of the manifest %s: the checkpoint %s is not this report's", n-inReport, m.Path, cp)
 	}
-	pending := total - inReport
 
 	ext := manifestExt(m)
 	var plan []plannedFile
@@ -260,11 +285,20 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 			{report.ClassInDoubt, "check these users in Okta first: an earlier attempt may have applied"},
 		} {
 			if n := rl.classes[c.class].Count(); n > 0 {
-				plan = append(plan, plannedFile{path: failedManifestPath(out, c.class.String(), ext), keep: rl.classes[c.class], rows: n, label: c.label})
+				f := plannedFile{path: failedManifestPath(out, c.class.String(), ext), keep: rl.classes[c.class], rows: n, label: c.label}
+				if c.class == report.ClassRetryable {
+					f.reasons = rl.reasons
+				}
+				plan = append(plan, f)
 			}
 		}
+		if n := p.never.Count(); n > 0 {
+			plan = append(plan, plannedFile{path: failedManifestPath(out, "pending", ext), keep: p.never, rows: n,
+				label: fmt.Sprintf("never sent: rerun the original command to finish %s; run this file instead only if that run is abandoned, or %s would be sent twice",
+					plural(n, "it", "them"), plural(n, "it", "they"))})
+		}
 		if len(plan) == 0 {
-			infof(e.stderr, "no row failed, would fail or is in doubt: no failed manifest written")
+			infof(e.stderr, "no row failed, would fail, is in doubt or is pending: no failed manifest written")
 		}
 	}
 	if out := o.cleanManifest; out != "" {
@@ -302,17 +336,59 @@ func writeNextManifests(e *env, reportPath string, rl *reportLines, o *nextOpts)
 		}
 		written = append(written, p.path)
 		infof(e.stderr, "wrote %s: %d %s (%s)", p.path, p.rows, plural(p.rows, "row", "rows"), p.label)
+		for _, why := range []string{report.ReasonSecretLost, report.ReasonRepeatable} {
+			if lines := p.reasons[why]; len(lines) > 0 {
+				infof(e.stderr, "  %d of them (%s): %s", len(lines), lineList(lines), why)
+			}
+		}
 	}
 	if len(written) > 0 {
 		if flags := rowDefaultFlags(hdr); flags != "" {
 			infof(e.stderr, "run them with the row defaults of the original run: %s", flags)
 		}
 	}
-	if pending > 0 {
-		warnf(e.stderr, "%d %s still pending: rerun the original command to finish %s first",
-			pending, plural(pending, "row is", "rows are"), plural(pending, "it", "them"))
+	if o.failedManifest != "" {
+		if p.finished > 0 {
+			warnf(e.stderr, "%d pending %s finished in the checkpoint but not yet in the report: rerun the original command to complete the report (it sends nothing for %s)",
+				p.finished, plural(p.finished, "row", "rows"), plural(p.finished, "it", "them"))
+		}
+		if n := len(p.sent); n > 0 {
+			warnf(e.stderr, "%d pending %s (%s) %s sent before the run stopped and may have applied: rerun the original command, which repeats %s or marks %s in doubt by the action's rule; %s in no file",
+				n, plural(n, "row", "rows"), lineList(p.sent), plural(n, "was", "were"), plural(n, "it", "them"), plural(n, "it", "them"), plural(n, "it is", "they are"))
+		}
 	}
 	return nil
+}
+
+// pendingLines sorts the manifest rows a report lacks.
+type pendingLines struct {
+	never    *checkpoint.Bitset // never sent: the pending file
+	finished int                // finished in the checkpoint, missing from the report
+	sent     []int              // an attempt on record that may have applied
+}
+
+// lineList names manifest lines, in order, ten at most: "line 4", "lines
+// 4, 9 and 12", "lines 2, 3, 5, 7, 11, 13, 17, 19, 23, 29 and 37 more".
+func lineList(lines []int) string {
+	lines = slices.Sorted(slices.Values(lines))
+	const most = 10
+	var b strings.Builder
+	b.WriteString(plural(len(lines), "line ", "lines "))
+	for i, l := range lines {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(lines)-most)
+			break
+		}
+		switch {
+		case i == 0:
+		case i == len(lines)-1:
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(l))
+	}
+	return b.String()
 }
 
 // rowDefaultFlags are the original run's row-default flags, as typed.

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,27 +15,12 @@ import (
 // passed the default) fails one of the two.
 func TestMaxShareFlagReachesThePacer(t *testing.T) {
 	const limit, n = 20, 40
-	users := emulator.GenerateUsers(3, n+1)
-	for i := range users {
-		users[i].Status, users[i].Provider = emulator.StatusActive, emulator.ProviderOkta
-		users[i].Password = emulator.GeneratedPassword(users[i].Login)
-	}
+	users := activeUsers(3, n)
 	busiest := func(share string) (used int) {
-		org := emulator.New(emulator.Config{UserList: users, Token: scriptToken, PostLimit: limit, Window: time.Second})
-		srv := httptest.NewServer(org)
-		defer srv.Close()
-		dir := t.TempDir()
-		var b strings.Builder
-		b.WriteString("user,action\n")
-		for _, u := range users[1:] {
-			b.WriteString(u.ID + ",expire_password\n")
-		}
-		mp := filepath.Join(dir, "m.csv")
-		if err := os.WriteFile(mp, []byte(b.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		org, url := serveOrg(t, emulator.Config{UserList: users, PostLimit: limit, Window: time.Second})
+		mp := expireManifest(t, users)
 		e, _, errb := rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": scriptToken})
-		if err := execute(e, []string{"run", mp, "--org-url", srv.URL, "--yes", "--rate", "0", "--workers", "8", "--max-share", share}); err != nil {
+		if err := execute(e, []string{"run", mp, "--org-url", url, "--yes", "--rate", "0", "--workers", "8", "--max-share", share}); err != nil {
 			t.Fatalf("--max-share %s: %v\n%s", share, err, errb)
 		}
 		for _, w := range org.Windows() {
@@ -65,26 +47,11 @@ func TestMaxShareFlagReachesThePacer(t *testing.T) {
 // so the run stops with exit 3 naming when Okta asked to resume, and the
 // unsent rows stay pending for the same command.
 func TestMaxWaitFlagStopsTheRun(t *testing.T) {
-	users := emulator.GenerateUsers(3, 8)
-	for i := range users {
-		users[i].Status, users[i].Provider = emulator.StatusActive, emulator.ProviderOkta
-		users[i].Password = emulator.GeneratedPassword(users[i].Login)
-	}
-	org := emulator.New(emulator.Config{UserList: users, Token: scriptToken, PostLimit: 3, Window: 240 * time.Hour, RetryAfter: true})
-	srv := httptest.NewServer(org)
-	defer srv.Close()
-	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("user,action\n")
-	for _, u := range users[1:] {
-		b.WriteString(u.ID + ",expire_password\n")
-	}
-	mp := filepath.Join(dir, "m.csv")
-	if err := os.WriteFile(mp, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	users := activeUsers(3, 7)
+	_, url := serveOrg(t, emulator.Config{UserList: users, PostLimit: 3, Window: 240 * time.Hour, RetryAfter: true})
+	mp := expireManifest(t, users)
 	e, _, errb := rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": scriptToken})
-	err := execute(e, []string{"run", mp, "--org-url", srv.URL, "--yes", "--rate", "0", "--workers", "1", "--max-share", "100", "--max-wait", "1m"})
+	err := execute(e, []string{"run", mp, "--org-url", url, "--yes", "--rate", "0", "--workers", "1", "--max-share", "100", "--max-wait", "1m"})
 	if exitCode(err) != exitStopped {
 		t.Fatalf("exit %d (%v), want 3\n%s", exitCode(err), err, errb)
 	}

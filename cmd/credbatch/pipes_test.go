@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/credbatch/credbatch/emulator"
@@ -20,25 +18,10 @@ import (
 // "broken pipe") and rows stay pending.
 func TestClosedOutputDoesNotKillTheRun(t *testing.T) {
 	bin := credbatchBinary(t)
-	users := emulator.GenerateUsers(7, 40)
-	for i := range users {
-		users[i].Status, users[i].Provider = emulator.StatusActive, emulator.ProviderOkta
-		users[i].Password = emulator.GeneratedPassword(users[i].Login)
-	}
-	org := emulator.New(emulator.Config{Seed: 7, UserList: users, Token: crashToken})
-	srv := httptest.NewServer(org)
-	defer srv.Close()
-
-	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("user,action\n")
-	for _, u := range users[1:] {
-		b.WriteString(u.ID + ",expire_password\n")
-	}
-	manifest := filepath.Join(dir, "m.csv")
-	if err := os.WriteFile(manifest, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	users := activeUsers(7, 39)
+	_, url := serveOrg(t, emulator.Config{Seed: 7, UserList: users})
+	manifest := expireManifest(t, users)
+	dir := filepath.Dir(manifest)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +30,9 @@ func TestClosedOutputDoesNotKillTheRun(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", manifest, "--org-url", srv.URL, "--yes",
+	cmd := exec.CommandContext(ctx, bin, "run", manifest, "--org-url", url, "--yes",
 		"--rate", "0", "--progress-every", "1ms", "--verbose")
-	cmd.Env = append(os.Environ(), "OKTA_CLIENT_TOKEN="+crashToken)
+	cmd.Env = append(os.Environ(), "OKTA_CLIENT_TOKEN="+scriptToken)
 	cmd.Stdout, cmd.Stderr = w, w
 	err = cmd.Run()
 	w.Close()

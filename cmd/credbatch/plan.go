@@ -9,15 +9,15 @@ import (
 
 // printPlan writes a validated manifest's counts per action and, in an
 // administrator's words, what users will experience (the confirmation of
-// run, and check).
-func printPlan(w io.Writer, sum *jobs.Summary) {
+// run, and check), each line after prefix.
+func printPlan(w io.Writer, prefix string, sum *jobs.Summary) {
 	for _, a := range jobs.Actions {
 		if n := sum.PerAction[a]; n > 0 {
-			infof(w, "  %-36s %d", a, n)
+			fmt.Fprintf(w, "%s  %-36s %d\n", prefix, a, n)
 		}
 	}
 	for _, l := range effectLines(sum.Effects) {
-		infof(w, "%s", l)
+		fmt.Fprintf(w, "%s%s\n", prefix, l)
 	}
 }
 

@@ -56,6 +56,7 @@ func checkOutputPaths(paths ...string) error {
 type orgCheck struct {
 	Me      *okta.User    // the token's own user; nil for a token with none
 	Latency time.Duration // of the one request
+	Rate    okta.RateInfo // the user-GET bucket, as the answer told
 }
 
 // ownerID is the token's own user's ID, or "" when it is not known.
@@ -78,7 +79,7 @@ func checkOrg(ctx context.Context, c *okta.Client, orgURL string) (*orgCheck, er
 	resp, err := c.GetMe(ctx, okta.CallOptions{})
 	oc := &orgCheck{Latency: time.Since(start)}
 	if err == nil {
-		oc.Me = resp.User
+		oc.Me, oc.Rate = resp.User, resp.Rate
 		return oc, nil
 	}
 	if errors.Is(err, okta.ErrUnauthorized) {
@@ -95,6 +96,9 @@ func checkOrg(ctx context.Context, c *okta.Client, orgURL string) (*orgCheck, er
 	}
 	// Okta answered (403/404 for a token without a user, 429, 5xx...): the
 	// org is there; the run decides what the answer means.
+	if ae, ok := errors.AsType[*okta.APIError](err); ok {
+		oc.Rate = ae.Rate
+	}
 	return oc, nil
 }
 

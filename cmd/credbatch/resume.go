@@ -179,6 +179,7 @@ func priorFrom(j *checkpoint.Journal, st *checkpoint.State, reportPath string, f
 		InFlight: st.LastAttempt,
 		FirstAt:  st.FirstAttempt,
 		Claims:   claims,
+		Counts:   st.Counts,
 	}, nil
 }
 

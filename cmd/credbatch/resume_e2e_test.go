@@ -49,7 +49,7 @@ func TestShortCheckpointRefused(t *testing.T) {
 		crash string // "" runs to the end
 	}{
 		{"finished", ""},
-		{"stopped half way", "after-report:12"},
+		{"stopped half way", "after-response:18"}, // a response, not a report batch: always reached in 24 rows
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -143,6 +143,7 @@ func TestMovedReportRebuilt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newCrashFixture(t, 30)
+			f.rate = "50" // 20 ms apart: each outcome its own batch, so the Nth batch comes
 			first := f.run(t, c.crash)
 			if !first.killed {
 				t.Fatalf("%s did not kill the run (%s)", c.crash, first)

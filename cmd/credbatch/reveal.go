@@ -18,7 +18,6 @@ import (
 
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/report"
-	"github.com/credbatch/credbatch/runner"
 )
 
 // sealedPrefix marks a sealed cell: "age:" + base64 (standard, no
@@ -147,36 +146,9 @@ func revealReport(path, identityPath, out string) error {
 		}
 		return usagef("", "%w", err)
 	}
-	f, err := report.Create(out)
+	layout, err := report.LayoutOf(path) // a hand-out list keeps its source and note
 	if err != nil {
-		if errors.Is(err, report.ErrExists) {
-			return usagef("choose another --reveal file, or move the old one away", "--reveal: %w", err)
-		}
-		return fmt.Errorf("%w: --reveal: %w", runner.ErrLocal, err)
+		return usagef("", "%w", err)
 	}
-	fail := func(err error) error {
-		_ = f.Close()
-		_ = os.Remove(out)
-		return fmt.Errorf("%w: --reveal: writing %s: %w", runner.ErrLocal, out, err)
-	}
-	w := report.NewWriter(f, outFormat)
-	if err := w.WriteHeader(); err != nil {
-		return fail(err)
-	}
-	for _, r := range rows {
-		if err := w.Write(r); err != nil {
-			return fail(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(out)
-		return fmt.Errorf("%w: --reveal: writing %s: %w", runner.ErrLocal, out, err)
-	}
-	return nil
+	return writeRowsFile("--reveal", out, outFormat, layout, rows)
 }

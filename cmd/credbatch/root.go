@@ -111,7 +111,8 @@ checkpoint when rerun, and records every outcome in a report (mode 0600).`,
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newMockCmd(e), newDemoCmd(e), newVersionCmd(e), newDocsCmd(e, root))
+	root.AddCommand(newRunCmd(e), newValidateCmd(e), newReportCmd(e), newCheckCmd(e), newManifestCmd(e), newVerifyCmd(e),
+		newMockCmd(e), newDemoCmd(e), newVersionCmd(e), newDocsCmd(e, root))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		if strings.Contains(err.Error(), "unknown flag: --token") && !strings.Contains(err.Error(), "--token-") {
 			return usagef("a token is never a flag: use OKTA_CLIENT_TOKEN or --token-file", "%v", err)
@@ -119,20 +120,6 @@ checkpoint when rerun, and records every outcome in a report (mode 0600).`,
 		return usagef("see '"+c.CommandPath()+" --help'", "%v", err)
 	})
 	return root
-}
-
-// boolFlagWithSpace finds "--send-email false": a boolean flag followed by
-// a lone true or false, which the flag parser reads as an argument.
-func boolFlagWithSpace(args []string) (flag, val string, ok bool) {
-	for i := 0; i+1 < len(args); i++ {
-		switch args[i] {
-		case "--send-email", "--revoke-sessions", "--strict", "--yes", "--dry-run", "--match-short-names", "--verbose", "--json":
-			if v := strings.ToLower(args[i+1]); v == "true" || v == "false" {
-				return args[i], v, true
-			}
-		}
-	}
-	return "", "", false
 }
 
 // isCobraUsage tells cobra's own argument errors (unknown command, wrong

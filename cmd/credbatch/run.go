@@ -4,88 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
-	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
-	"github.com/credbatch/credbatch/report"
-	"github.com/credbatch/credbatch/runner"
-	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
-// optBool is a tri-state boolean flag: unset, true or false.
-type optBool struct{ v *bool }
-
-func (o *optBool) String() string {
-	if o.v == nil {
-		return ""
-	}
-	return strconv.FormatBool(*o.v)
-}
-func (o *optBool) Set(s string) error {
-	switch strings.ToLower(s) {
-	case "true":
-		t := true
-		o.v = &t
-	case "false":
-		f := false
-		o.v = &f
-	default:
-		return fmt.Errorf("want true or false, not %q", s)
-	}
-	return nil
-}
-func (o *optBool) Type() string     { return "bool" }
-func (o *optBool) IsBoolFlag() bool { return true }
-
-// rowDefaults are the flags that fill empty manifest cells; run and
-// validate both take them.
-type rowDefaults struct {
-	action                            string
-	sendEmail, revokeSessions, strict optBool
-}
-
-func (d *rowDefaults) register(c *cobra.Command) {
-	f := c.Flags()
-	f.StringVar(&d.action, "action", "", "the action of rows that name none")
-	f.Var(&d.sendEmail, "send-email", "send_email for rows that leave it empty (reset_password needs it: a mass email or a file of links is always a choice)")
-	f.Var(&d.revokeSessions, "revoke-sessions", "revoke_sessions for rows that leave it empty")
-	f.Var(&d.strict, "strict", "strict (password policy check) for change_password rows that leave it empty")
-	f.Lookup("send-email").NoOptDefVal = "true"
-	f.Lookup("revoke-sessions").NoOptDefVal = "true"
-	f.Lookup("strict").NoOptDefVal = "true"
-}
-
-func (d *rowDefaults) jobs() (jobs.Defaults, error) {
-	var out jobs.Defaults
-	if d.action != "" {
-		a, err := jobs.ParseAction(d.action)
-		if err != nil {
-			return out, usagef("actions: "+actionList(), "--action %q: %w", d.action, err)
-		}
-		out.Action = a
-	}
-	out.SendEmail, out.RevokeSessions, out.Strict = d.sendEmail.v, d.revokeSessions.v, d.strict.v
-	return out, nil
-}
-
-func actionList() string {
-	var s []string
-	for _, a := range jobs.Actions {
-		s = append(s, string(a))
-	}
-	return strings.Join(s, ", ")
-}
-
+// runOpts are run's flags as given; check reads them.
 type runOpts struct {
 	rowDefaults
 	orgURL, tokenFile, authMode  string
@@ -156,20 +86,144 @@ resumable; 129 SIGHUP, 130 Ctrl-C and 143 SIGTERM, resumable.`,
 	return c
 }
 
-// openManifest opens a manifest by its extension, or a copy of standard
-// input (REPORT.manifest, always CSV).
-func openManifest(path string, fromStdin bool) (*jobs.Manifest, error) {
-	if !fromStdin {
-		return jobs.Open(path)
-	}
-	st, err := os.Stat(path)
+// runRun is the run command, in its steps. Their order is the contract
+// (SPEC.md): check refuses bad flags before anything is read;
+// openOrResume refuses a damaged checkpoint (exit 2) and settles a resume's
+// report against its journal, refusing a short checkpoint, before the org
+// is asked, so a refused resume sends nothing; the org check and the
+// confirmation come before execute creates any file; every refusal removes
+// standard input's copy (runFiles.close).
+func runRun(e *env, o *runOpts, manifestArg string) error {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	s, err := o.check(e, manifestArg)
+	if err != nil {
+		return err
+	}
+	f, err := s.openOrResume()
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	if f.finished {
+		return finalStatus(f.state.Counts)
+	}
+
+	org, err := s.reachOrg()
+	if err != nil {
+		return err
+	}
+	if err := s.confirm(f, org); err != nil {
+		return err
+	}
+
+	r, err := s.execute(f, org)
+	if err != nil {
+		return err
+	}
+	return s.summarise(f, r)
+}
+
+// runSetup is a run whose flags check accepted: the options, what check
+// read from them, and the org's configuration and client. The steps after
+// check (openOrResume, reachOrg, confirm, execute, summarise) are its
+// methods.
+type runSetup struct {
+	e           *env
+	o           *runOpts
+	manifestArg string            // as given: a path, or "-" for standard input
+	defaults    jobs.Defaults     // the row-default flags
+	haltN       int               // --halt-on N
+	haltPct     float64           // --halt-on P%
+	recips      []age.Recipient   // --encrypt-to
+	encryptTo   string            // --encrypt-to as the checkpoint records it
+	exclude     []string          // --exclude's IDs and logins
+	excludeAt   map[string]string // where each stands in the --exclude file (exclude.go)
+	cfg         okta.Config
+	client      *okta.Client
+}
+
+// check applies every flag rule before anything is read or sent, and
+// returns the first broken one as a usage error (exit 2). It reads only
+// what flags and configuration name: the --exclude file, the token and the
+// Okta configuration files.
+func (o *runOpts) check(e *env, manifestArg string) (*runSetup, error) {
+	if o.workers < 1 || o.workers > 256 {
+		return nil, usagef("", "--workers %d: want 1 to 256", o.workers)
+	}
+	if o.rate < 0 {
+		return nil, usagef("0 removes the cap", "--rate %g: want 0 or more", o.rate)
+	}
+	if o.burst < 1 {
+		return nil, usagef("", "--burst %d: want at least 1", o.burst)
+	}
+	if o.maxShare < 1 || o.maxShare > 100 {
+		return nil, usagef("", "--max-share %d: want 1 to 100", o.maxShare)
+	}
+	if o.maxRetries < 0 {
+		return nil, usagef("", "--max-retries %d: want 0 or more", o.maxRetries)
+	}
+	if o.timeout <= 0 {
+		return nil, usagef("", "--timeout %s: want a positive duration", o.timeout)
+	}
+	if o.maxWait <= 0 {
+		return nil, usagef("e.g. --max-wait 15m", "--max-wait %s: want a positive duration", o.maxWait)
+	}
+	s := &runSetup{e: e, o: o, manifestArg: manifestArg}
+	var err error
+	if s.haltN, s.haltPct, err = parseHaltOn(o.haltOn); err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+	if s.defaults, err = o.rowDefaults.jobs(); err != nil {
+		return nil, err
 	}
-	return &jobs.Manifest{Path: path, Format: jobs.CSV}, nil
+	if s.recips, s.encryptTo, err = parseRecipients(o.encryptTo); err != nil {
+		return nil, err
+	}
+	if s.cfg, err = clientConfig(e, o); err != nil {
+		return nil, err
+	}
+	// The client is built now, so a configuration it refuses is found
+	// before any file is created.
+	if s.client, err = okta.New(s.cfg); err != nil {
+		return nil, usagef("", "%w", err)
+	}
+	if !o.yes && !e.isTerminal() && !o.dryRun {
+		return nil, usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
+	}
+	if s.exclude, s.excludeAt, err = readExclude(o.exclude); err != nil {
+		return nil, err
+	}
+	if manifestArg == "-" && (o.reportPath == "" || !o.yes) {
+		return nil, usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
+	}
+	return s, nil
+}
+
+// clientConfig builds the Okta client's configuration the Okta way
+// (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
+func clientConfig(e *env, o *runOpts) (okta.Config, error) {
+	return loadClientConfig(e, o, oktaConfigFiles(e))
+}
+
+// startCPUProfile starts --cpuprofile (for bench/); stop ends it. It comes
+// first, so the profile covers the whole command.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, usagef("", "--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, usagef("", "--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }
 
 // untilInterrupted runs a blocking read of standard input (the prompt, the
@@ -195,396 +249,4 @@ func interruptedBefore(e *env) error {
 		return &signalError{code: se.code, before: true}
 	}
 	return err
-}
-
-// absPath names a file the same way whichever directory a rerun starts in.
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
-}
-
-// clientConfig builds the Okta client's configuration the Okta way
-// (config.go): flag, environment, ./.okta.yaml, ~/.okta/okta.yaml.
-func clientConfig(e *env, o *runOpts) (okta.Config, error) {
-	return loadClientConfig(e, o, oktaConfigFiles(e))
-}
-
-// parseHaltOn reads "N" or "P%".
-func parseHaltOn(s string) (n int, pct float64, err error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		pct, err = strconv.ParseFloat(p, 64)
-		if err != nil || pct <= 0 || pct > 100 {
-			return 0, 0, usagef("e.g. --halt-on 50 or --halt-on 10%", "--halt-on %q: want a percentage from 0 to 100", s)
-		}
-		return 0, pct, nil
-	}
-	n, err = strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return 0, 0, usagef("e.g. --halt-on 50 or --halt-on 10%", "--halt-on %q: want a count of at least 1, or a percentage", s)
-	}
-	return n, 0, nil
-}
-
-// defaultReportPath is MANIFEST-stem.report.csv beside the manifest, or
-// .dryrun.csv in a dry run, so a dry run and a real run never share files.
-func defaultReportPath(manifest string, dry bool) string {
-	dir, base := filepath.Split(manifest)
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	if dry {
-		return filepath.Join(dir, stem+".dryrun.csv")
-	}
-	return filepath.Join(dir, stem+".report.csv")
-}
-
-func boolSetting(b *bool) string {
-	if b == nil {
-		return ""
-	}
-	return strconv.FormatBool(*b)
-}
-
-func runRun(e *env, o *runOpts, manifestArg string) error {
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			pf.Close()
-			return usagef("", "--cpuprofile: %w", err)
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
-	}
-	// 1. Settings, all checked before anything is read or sent.
-	if o.workers < 1 || o.workers > 256 {
-		return usagef("", "--workers %d: want 1 to 256", o.workers)
-	}
-	if o.rate < 0 {
-		return usagef("0 removes the cap", "--rate %g: want 0 or more", o.rate)
-	}
-	if o.burst < 1 {
-		return usagef("", "--burst %d: want at least 1", o.burst)
-	}
-	if o.maxShare < 1 || o.maxShare > 100 {
-		return usagef("", "--max-share %d: want 1 to 100", o.maxShare)
-	}
-	if o.maxRetries < 0 {
-		return usagef("", "--max-retries %d: want 0 or more", o.maxRetries)
-	}
-	if o.timeout <= 0 {
-		return usagef("", "--timeout %s: want a positive duration", o.timeout)
-	}
-	if o.maxWait <= 0 {
-		return usagef("e.g. --max-wait 15m", "--max-wait %s: want a positive duration", o.maxWait)
-	}
-	haltN, haltPct, err := parseHaltOn(o.haltOn)
-	if err != nil {
-		return err
-	}
-	defaults, err := o.rowDefaults.jobs()
-	if err != nil {
-		return err
-	}
-	recips, encryptTo, err := parseRecipients(o.encryptTo)
-	if err != nil {
-		return err
-	}
-	cfg, err := clientConfig(e, o)
-	if err != nil {
-		return err
-	}
-	// The client is built now, so a configuration it refuses is found
-	// before any file is created.
-	client, err := okta.New(cfg)
-	if err != nil {
-		return usagef("", "%w", err)
-	}
-	if !o.yes && !e.isTerminal() && !o.dryRun {
-		return usagef("pass --yes to run without a terminal", "standard input is not a terminal, so credbatch cannot ask for confirmation")
-	}
-	var exclude []string
-	if o.exclude != "" {
-		b, err := os.ReadFile(o.exclude)
-		if err != nil {
-			return usagef("", "--exclude: %w", err)
-		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l = strings.TrimSpace(strings.TrimSuffix(l, "\r")); l != "" && !strings.HasPrefix(l, "#") {
-				exclude = append(exclude, l)
-			}
-		}
-	}
-
-	// 2. The manifest: standard input is kept as REPORT.manifest for resumes.
-	manifestPath := manifestArg
-	stdinCopy := ""
-	if manifestArg == "-" {
-		if o.reportPath == "" || !o.yes {
-			return usagef("e.g. credbatch run - --report out.report.csv --yes < manifest.csv", "a manifest on standard input needs --report and --yes")
-		}
-		manifestPath = o.reportPath + ".manifest"
-		cp := o.checkpointPath
-		if cp == "" {
-			cp = o.reportPath + ".checkpoint"
-		}
-		_, cpErr := os.Stat(cp)
-		_, mErr := os.Stat(manifestPath)
-		switch {
-		case cpErr == nil && mErr == nil:
-			// A resume reads the copy the run started with.
-		case mErr == nil:
-			return usagef("move it away, or choose another --report",
-				"%s exists but %s does not: it is not this run's resume, and standard input is not read", manifestPath, cp)
-		default:
-			stdinCopy = manifestPath + ".partial"
-			_ = os.Remove(stdinCopy)
-			if err := untilInterrupted(e, func() error { return jobs.CopyStdin(e.stdin, stdinCopy) }); err != nil {
-				_ = os.Remove(stdinCopy)
-				if e.feed.Err() != nil {
-					return err
-				}
-				return fmt.Errorf("%w: copying standard input: %w", runner.ErrLocal, err)
-			}
-			defer os.Remove(stdinCopy) // renamed away once the run starts
-		}
-	}
-	readPath := manifestPath
-	if stdinCopy != "" {
-		readPath = stdinCopy
-	}
-	m, err := openManifest(readPath, manifestArg == "-")
-	if err != nil {
-		return usagef("", "%w", err)
-	}
-	reportPath := o.reportPath
-	if reportPath == "" {
-		reportPath = defaultReportPath(manifestPath, o.dryRun)
-	}
-	repFormat, err := report.FormatOf(reportPath)
-	if err != nil {
-		return usagef("name the report .csv or .jsonl", "--report %s: %w", reportPath, err)
-	}
-	cpPath := o.checkpointPath
-	if cpPath == "" {
-		cpPath = reportPath + ".checkpoint"
-	}
-	if err := checkOutputPaths(reportPath, cpPath); err != nil {
-		return err
-	}
-
-	// 3. A resume, a finished run, or a new run. A resume whose manifest
-	// has the SHA-256 the checkpoint recorded was validated by the run that
-	// started it: it is not validated again (a million rows start at once).
-	var j *checkpoint.Journal
-	var state *checkpoint.State
-	var sum *jobs.Summary
-	resuming := false
-	if _, err := os.Stat(cpPath); err == nil {
-		j, state, err = checkpoint.Open(cpPath)
-		if err != nil {
-			if errors.Is(err, checkpoint.ErrLocked) {
-				return fmt.Errorf("%s: %w", cpPath, err)
-			}
-			return openFailure(cpPath, err)
-		}
-		defer j.Close()
-		sha, size, err := m.Fingerprint()
-		if err != nil {
-			return usagef("", "manifest: %w", err)
-		}
-		if sha == state.Header.ManifestSHA256 && size == state.Header.ManifestSize {
-			sum = &jobs.Summary{Rows: state.Header.Rows, SHA256: sha, Size: size}
-		}
-	}
-	if sum == nil {
-		if sum, err = m.Validate(defaults); err != nil {
-			return err
-		}
-		if stdinCopy == "" {
-			warnReadablePasswords(e, readPath, sum)
-		}
-	}
-	hdr := checkpoint.Header{
-		Format: checkpoint.FormatVersion, ToolVersion: version,
-		OrgURL: cfg.OrgURL, ManifestPath: absPath(manifestPath),
-		ManifestSHA256: sum.SHA256, ManifestSize: sum.Size, Rows: sum.Rows,
-		DryRun: o.dryRun, Action: string(defaults.Action),
-		SendEmail: boolSetting(defaults.SendEmail), RevokeSessions: boolSetting(defaults.RevokeSessions), Strict: boolSetting(defaults.Strict),
-		ReportPath: absPath(reportPath), ReportFormat: strings.TrimPrefix(filepath.Ext(reportPath), "."),
-		EncryptTo: encryptTo,
-	}
-	if state != nil {
-		if diffs := state.Header.Diff(hdr); len(diffs) > 0 {
-			var lines []string
-			for _, d := range diffs {
-				lines = append(lines, fmt.Sprintf("%s is %q in the checkpoint but %q now", d.Field, d.Checkpoint, d.Now))
-			}
-			return usagef("rerun with the settings the run started with, or start a new run with another --report",
-				"this command does not match the run recorded in %s: %s", cpPath, strings.Join(lines, "; "))
-		}
-		resuming = true
-		if state.Done.Count() >= sum.Rows {
-			if err := completeReport(j, reportPath, repFormat, nil); err != nil {
-				return err
-			}
-			infof(e.stderr, "this run already finished; its report is %s", reportPath)
-			return finalStatus(state.Counts, nil)
-		}
-	} else if _, err := os.Stat(reportPath); err == nil {
-		return usagef("choose another --report, or move the old report away",
-			"%s already exists and is not this run's own resume (no checkpoint %s): a report is never overwritten", reportPath, cpPath)
-	}
-
-	// 4. A resume first makes its report agree with the journal (local, and
-	// refused when the report holds rows the checkpoint lacks). Then the org
-	// must answer and take the token before any file is created: a typo in
-	// --org-url never leaves a checkpoint pinned to the wrong org. Then the
-	// confirmation.
-	var prior runner.Prior
-	if resuming {
-		if prior, err = priorFrom(j, state, reportPath, repFormat, true); err != nil {
-			return err
-		}
-	}
-	org, err := checkOrg(e.feed, client, cfg.OrgURL)
-	if err != nil {
-		if e.feed.Err() != nil {
-			return interruptedBefore(e)
-		}
-		return err
-	}
-	if !o.dryRun {
-		// What will happen, and to whom: asked on a terminal, printed the
-		// same with --yes.
-		w := e.stderr
-		infof(w, "org:      %s (from %s)", cfg.OrgURL, orgURLSource(e, o))
-		if org.Me != nil {
-			infof(w, "token of: %s (%s)", org.Me.Login, org.Me.ID)
-		}
-		infof(w, "manifest: %s (%d rows)", manifestArg, sum.Rows)
-		if resuming {
-			infof(w, "already finished: %d rows; the rest as confirmed when the run started", state.Done.Count())
-		} else {
-			printPlan(w, sum)
-		}
-		infof(w, "report:   %s", reportPath)
-	}
-	if !o.yes && !o.dryRun {
-		verb := "Run"
-		if resuming {
-			verb = "Resume"
-		}
-		var yes bool
-		if err := untilInterrupted(e, func() error {
-			yes = confirm(e.stdin, e.stderr, fmt.Sprintf("credbatch: %s these credential changes against %s?", verb, cfg.OrgURL))
-			return nil
-		}); err != nil {
-			return err
-		}
-		if !yes {
-			return usagef("", "not confirmed: nothing was sent and no file was created")
-		}
-	}
-	if e.feed.Err() != nil {
-		return interruptedBefore(e) // before anything was created
-	}
-
-	// 5. Files: checkpoint first, then the report; both 0600, never overwritten.
-	if stdinCopy != "" {
-		if err := os.Rename(stdinCopy, manifestPath); err != nil {
-			return fmt.Errorf("%w: keeping standard input as %s: %w", runner.ErrLocal, manifestPath, err)
-		}
-		if m, err = openManifest(manifestPath, true); err != nil {
-			return fmt.Errorf("%w: %w", runner.ErrLocal, err)
-		}
-	}
-	if !resuming {
-		j, err = checkpoint.Create(cpPath, hdr)
-		if err != nil {
-			if errors.Is(err, checkpoint.ErrLocked) {
-				return err
-			}
-			return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, cpPath, err)
-		}
-		defer j.Close()
-		state = &checkpoint.State{Header: hdr, Done: checkpoint.NewBitset(sum.Rows + 2), Counts: map[string]int{}}
-		if prior, err = priorFrom(j, state, reportPath, repFormat, false); err != nil {
-			return err
-		}
-	}
-	rf, err := os.OpenFile(reportPath, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: opening the report %s: %w", runner.ErrLocal, reportPath, err)
-	}
-	defer rf.Close()
-	rw := report.NewWriter(rf, repFormat)
-
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(newLineHandler(e.stderr, level))
-	var seal func(secret.String) (secret.String, error)
-	if len(recips) > 0 {
-		seal = sealer(recips)
-	}
-	run := runner.New(runner.Options{
-		Seal:    seal,
-		Workers: o.workers, Rate: o.rate, Burst: o.burst, MaxShare: o.maxShare,
-		MaxRetries: o.maxRetries, HaltOn: haltN, HaltOnPct: haltPct,
-		DryRun: o.dryRun, Exclude: exclude, Logger: logger, BackoffMin: o.backoffMin,
-		MatchShortNames: o.matchShortNames, OwnerID: org.ownerID(), MaxWait: o.maxWait,
-		// An API token (SSWS) always belongs to a user; an access token
-		// from client credentials (PrivateKey, or Bearer) may not.
-		TokenMayHaveNoUser: cfg.AuthMode == okta.AuthBearer || cfg.AuthMode == okta.AuthPrivateKey,
-	}, runner.Input{
-		Manifest: m, Defaults: defaults, Rows: sum.Rows, Client: client,
-		Journal: j, Report: rw, Prior: prior,
-	})
-	if resuming {
-		infof(e.stderr, "resuming: %d of %d rows already finished", state.Done.Count(), sum.Rows)
-	}
-	stopProgress := progress(e.stderr, e.isTerminal(), o.progressEvery, run.Progress)
-	restoreGC := gcForRun(sum.Rows)
-	start := time.Now()
-	res, runErr := run.Run(e.feed, e.hard)
-	restoreGC()
-	stopProgress()
-	js := j.Stats()
-	logger.Debug("checkpoint", "records", js.Records, "fsyncs", js.Syncs)
-	if err := rf.Sync(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("%w: syncing the report: %w", runner.ErrLocal, err)
-	}
-
-	// 6. The summary: counts over the whole report, across resumes.
-	total := map[string]int{}
-	for k, v := range state.Counts {
-		total[k] += v
-	}
-	for k, v := range res.Counts {
-		total[string(k)] += v
-	}
-	printSummary(e, reportPath, total, res, time.Since(start), o.dryRun, sum.Rows, pacing{rate: o.rate, maxShare: o.maxShare})
-	if o.summaryJSON != "" {
-		if err := writeSummaryJSON(o.summaryJSON, cfg.OrgURL, sum, manifestArg, reportPath, total, res, time.Since(start), runErr, o.dryRun, pacing{rate: o.rate, maxShare: o.maxShare}); err != nil {
-			warnf(e.stderr, "could not write --summary-json: %v", err)
-		}
-	}
-	if runErr != nil {
-		return runErr
-	}
-	return finalStatus(total, nil)
-}
-
-// finalStatus is exit 0 or 1 from the whole report's counts.
-func finalStatus(counts map[string]int, _ error) error {
-	if counts[string(report.Failed)]+counts[string(report.InDoubt)]+counts[string(report.WouldFail)] > 0 {
-		return errRowsFailed
-	}
-	return nil
 }

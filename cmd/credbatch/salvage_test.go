@@ -198,6 +198,7 @@ func TestSalvageDamagedHeader(t *testing.T) {
 func TestSalvageUndamaged(t *testing.T) {
 	t.Parallel()
 	f := newCrashFixture(t, 20)
+	f.rate = "50" // 20 ms apart: each outcome its own batch, so the 6th batch comes
 	if first := f.run(t, "after-report:6"); !first.killed {
 		t.Fatalf("after-report:6 did not kill the run (%s)", first)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -133,6 +134,19 @@ func printSummary(e *env, reportPath string, total map[string]int, res *runner.R
 		}
 		infof(w, "errors this run: %s", strings.Join(codes, ", "))
 	}
+	if dry && len(res.ByReason) > 0 {
+		// The reasons, most frequent first: what to fix before the real run.
+		reasons := sortedKeys(res.ByReason)
+		sort.SliceStable(reasons, func(i, j int) bool { return res.ByReason[reasons[i]] > res.ByReason[reasons[j]] })
+		infof(w, "would fail, by reason:")
+		for i, k := range reasons {
+			if i == 10 {
+				infof(w, "  … and %d more reasons (credbatch report %s)", len(reasons)-10, reportPath)
+				break
+			}
+			infof(w, "  %d × %s", res.ByReason[k], k)
+		}
+	}
 	if dry && len(res.StatusCount) > 0 {
 		var st []string
 		for _, k := range sortedKeys(res.StatusCount) {
@@ -167,7 +181,7 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 	}
 	code := exitCode(runErr)
 	if runErr == nil {
-		code = exitCode(finalStatus(total, nil))
+		code = exitCode(finalStatus(total))
 	}
 	byCode := res.ByCode
 	if byCode == nil {
@@ -176,6 +190,7 @@ func writeSummaryJSON(path, org string, sum *jobs.Summary, manifest, reportPath 
 	out := map[string]any{
 		"tool_version":    version,
 		"org_url":         org,
+		"token_owner_id":  res.OwnerID,
 		"manifest":        manifest,
 		"manifest_sha256": sum.SHA256,
 		"rows":            sum.Rows,

@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
 )
 
@@ -59,7 +60,8 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 		defer close(finished)
 		var bar *progressbar.ProgressBar
 		if tty {
-			bar = progressbar.NewOptions64(snap().Total,
+			p := snap()
+			bar = progressbar.NewOptions64(p.Before+p.Total,
 				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription("credbatch"),
 				progressbar.OptionShowCount(),
@@ -78,7 +80,7 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 			case <-done:
 				if bar != nil {
 					p := snap()
-					_ = bar.Set64(p.Done)
+					_ = bar.Set64(p.Before + p.Done)
 					_ = bar.Finish()
 				}
 				return
@@ -86,9 +88,9 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 				p := snap()
 				pause := pauseText(p, time.Now())
 				if bar != nil {
-					bar.ChangeMax64(p.Total)
-					bar.Describe("credbatch" + pause)
-					_ = bar.Set64(p.Done)
+					bar.ChangeMax64(p.Before + p.Total)
+					bar.Describe("credbatch " + countsText(p) + pause)
+					_ = bar.Set64(p.Before + p.Done)
 					continue
 				}
 				el := time.Since(start)
@@ -97,12 +99,39 @@ func progress(w io.Writer, tty bool, interval time.Duration, snap func() runner.
 				if rate > 0 && p.Total >= p.Done {
 					eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
 				}
-				infof(w, "progress: %d/%d rows, %.1f rows/s, %d requests, %d rate-limited, ETA %s%s",
-					p.Done, p.Total, rate, p.Requests, p.RateLimited, eta, pause)
+				infof(w, "progress: %s; %.1f rows/s, %d requests, %d rate-limited, ETA %s%s",
+					progressText(p), rate, p.Requests, p.RateLimited, eta, pause)
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// progressText is the whole run's rows and outcomes so far: after a resume
+// "107/206 rows (96 before this run): succeeded 100, failed 7", counted as
+// the final line counts them.
+func progressText(p runner.Progress) string {
+	s := fmt.Sprintf("%d/%d rows", p.Before+p.Done, p.Before+p.Total)
+	if p.Before > 0 {
+		s += fmt.Sprintf(" (%d before this run)", p.Before)
+	}
+	if c := countsText(p); c != "" {
+		s += ": " + c
+	}
+	return s
+}
+
+// countsText is "succeeded N, failed N, in_doubt N" and any other outcome
+// met so far, in a fixed order.
+func countsText(p runner.Progress) string {
+	var parts []string
+	for _, o := range []report.Outcome{report.Succeeded, report.Failed, report.InDoubt, report.Skipped, report.WouldSucceed, report.WouldFail} {
+		always := !p.DryRun && (o == report.Succeeded || o == report.Failed || o == report.InDoubt)
+		if n := p.Counts[o]; n > 0 || always {
+			parts = append(parts, fmt.Sprintf("%s %d", o, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // pauseText says which buckets wait, until when and why.

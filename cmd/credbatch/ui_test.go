@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
 	"github.com/credbatch/credbatch/runner/pace"
 )
@@ -23,5 +24,23 @@ func TestPauseTextNamesTheDateOfAnotherDay(t *testing.T) {
 	tomorrow := pauseText(pause(now.Add(20*time.Minute)), now)
 	if !strings.Contains(tomorrow, "until 2026-12-06 00:10:00") {
 		t.Errorf("a pause ending tomorrow: %q, want its date", tomorrow)
+	}
+}
+
+// Progress after a resume counts the whole run: rows and outcomes of the
+// earlier runs included, with how many were finished before this one.
+func TestProgressTextCountsTheWholeRun(t *testing.T) {
+	p := runner.Progress{
+		Done: 11, Total: 110, Before: 96,
+		Counts: map[report.Outcome]int64{report.Succeeded: 100, report.Failed: 5, report.Skipped: 2},
+	}
+	got := progressText(p)
+	want := "107/206 rows (96 before this run): succeeded 100, failed 5, in_doubt 0, skipped 2"
+	if got != want {
+		t.Errorf("progressText = %q\nwant           %q", got, want)
+	}
+	p = runner.Progress{Done: 3, Total: 10, DryRun: true, Counts: map[report.Outcome]int64{report.WouldSucceed: 2, report.WouldFail: 1}}
+	if got, want := progressText(p), "3/10 rows: would_succeed 2, would_fail 1"; got != want {
+		t.Errorf("dry run: %q, want %q", got, want)
 	}
 }

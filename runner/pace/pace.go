@@ -38,16 +38,28 @@ const (
 	Post Bucket = iota
 	// Get is GET /api/v1/users/{id}.
 	Get
+	// Logs is the System Log, GET /api/v1/logs (20-120 a minute).
+	Logs
+	// Groups is /api/v1/groups…: group lookups and group members.
+	Groups
+	// Apps is /api/v1/apps…: app users.
+	Apps
 	numBuckets
 )
 
-// String returns "credential" or "user-read".
+// String returns "credential", "user-read", "system-log", "groups" or "apps".
 func (b Bucket) String() string {
 	switch b {
 	case Post:
 		return "credential"
 	case Get:
 		return "user-read"
+	case Logs:
+		return "system-log"
+	case Groups:
+		return "groups"
+	case Apps:
+		return "apps"
 	}
 	return "unknown"
 }

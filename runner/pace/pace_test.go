@@ -568,8 +568,51 @@ func TestInconsistentHeaders(t *testing.T) {
 }
 
 func TestBucketString(t *testing.T) {
-	if Post.String() != "credential" || Get.String() != "user-read" {
-		t.Errorf("bucket names %q, %q", Post, Get)
+	if Post.String() != "credential" || Get.String() != "user-read" || Groups.String() != "groups" || Apps.String() != "apps" {
+		t.Errorf("bucket names %q, %q, %q, %q", Post, Get, Groups, Apps)
+	}
+}
+
+// TestListingBucketsApart: the listings' buckets (Groups, Apps) are paced
+// apart from each other and from the credential bucket: a 429 in one
+// pauses it alone.
+func TestListingBucketsApart(t *testing.T) {
+	for _, paused := range []Bucket{Post, Groups, Apps} {
+		t.Run(paused.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := New(Config{MaxShare: 50, Workers: 1})
+				now := time.Now()
+				tk, err := p.Acquire(t.Context(), paused)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk.Done(rateLimited(now, now.Add(30*time.Second), time.Time{}, now))
+				if got := p.Paused(); len(got) != 1 || got[0].Bucket != paused {
+					t.Fatalf("Paused() = %+v, want %s alone", got, paused)
+				}
+				for _, b := range []Bucket{Post, Get, Groups, Apps} {
+					if b == paused {
+						continue
+					}
+					tk, err := p.Acquire(t.Context(), b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if time.Since(now) > 0 {
+						t.Errorf("%s waited for %s's pause", b, paused)
+					}
+					tk.Done(Observation{})
+				}
+				tk, err = p.Acquire(t.Context(), paused)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := time.Since(now); got < 30*time.Second {
+					t.Errorf("%s left %v after its 429, before its Reset", paused, got)
+				}
+				tk.Done(Observation{})
+			})
+		})
 	}
 }
 

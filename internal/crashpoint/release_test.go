@@ -1,4 +1,4 @@
-package runner_test
+package crashpoint_test
 
 import (
 	"bytes"
@@ -35,6 +35,6 @@ func TestReleaseBuildHasNoCrashPoints(t *testing.T) {
 		t.Fatalf("the binary does not hold the runner's strings: the search below cannot see anything")
 	}
 	if bytes.Contains(b, []byte("CREDBATCH_TEST_CRASH")) {
-		t.Errorf("a release build of credbatch holds CREDBATCH_TEST_CRASH: the crash points of runner/crashpoint.go are compiled in")
+		t.Errorf("a release build of credbatch holds CREDBATCH_TEST_CRASH: the crash points of internal/crashpoint are compiled in")
 	}
 }
