@@ -21,10 +21,20 @@ trap cleanup EXIT
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
+# build: the binary of this tree, or BENCH_BIN when set (to measure another
+# build with the same script, e.g. the commit before a change).
 build() {
+	if [[ -n ${BENCH_BIN:-} ]]; then
+		CB=$BENCH_BIN
+		log "measuring $CB (BENCH_BIN)"
+		return
+	fi
 	(cd "$REPO" && go build -o "$TMP/cb" ./cmd/credbatch)
 	CB=$TMP/cb
 }
+
+# median N...: the median of the numbers given.
+median() { python3 -c 'import statistics, sys; print("%g" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 # gen_users N FILE: N ACTIVE users with a password, IDs 00u + 17 digits
 # (index 0 is the token's owner: manifests start at index 1).
