@@ -21,10 +21,20 @@ trap cleanup EXIT
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
+# build: the binary of this tree, or BENCH_BIN when set (to measure another
+# build with the same script, e.g. the commit before a change).
 build() {
+	if [[ -n ${BENCH_BIN:-} ]]; then
+		CB=$BENCH_BIN
+		log "measuring $CB (BENCH_BIN)"
+		return
+	fi
 	(cd "$REPO" && go build -o "$TMP/cb" ./cmd/credbatch)
 	CB=$TMP/cb
 }
+
+# median N...: the median of the numbers given.
+median() { python3 -c 'import statistics, sys; print("%g" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 # gen_users N FILE: N ACTIVE users with a password, IDs 00u + 17 digits
 # (index 0 is the token's owner: manifests start at index 1).
@@ -98,3 +108,18 @@ calc() { python3 -c "print($1)"; }
 
 # cpu_s PID: CPU seconds (user + system) the process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+# wait_idle PID: waits until the process's CPU time stops growing for half
+# a second (at most 60 s). The emulator goes on working for a second or so
+# after it prints its URL (it collects the garbage of parsing a large users
+# file); a figure that starts its clock then measures that too.
+wait_idle() {
+	local prev=-1 cur i
+	for i in $(seq 1 120); do
+		cur=$(cpu_s "$1")
+		[[ $cur == "$prev" ]] && return 0
+		prev=$cur
+		sleep 0.5
+	done
+	log "process $1 still busy after 60 s; measuring anyway"
+}

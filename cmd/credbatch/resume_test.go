@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/credbatch/credbatch/internal/secret"
 	"github.com/credbatch/credbatch/report"
 	"github.com/credbatch/credbatch/runner"
+	"github.com/credbatch/credbatch/runner/checkpoint"
 )
 
 // report.JSONField and resume's jsonString find the claim fields in a
@@ -71,5 +74,72 @@ func TestClaimOf(t *testing.T) {
 	p := row("00uAAAAAAAAAAAAAAAAA", "expire_password", report.Failed, "E0000001")
 	if n := testing.AllocsPerRun(100, func() { claimOf(p.o, p.p) }); n != 0 {
 		t.Errorf("claimOf allocates %v times a payload", n)
+	}
+}
+
+// TestCollectClaimsLikeOnePass: the claims collectClaims makes while
+// checkpoint.OpenEach reads a journal (on another goroutine, in batches)
+// are those one pass in order makes: a pair claimed again later (a settled
+// in_doubt row claims whatever came before) keeps the later line, within a
+// batch and across batches; the last, partial batch counts; rows that claim
+// nothing stay out.
+func TestCollectClaimsLikeOnePass(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.checkpoint")
+	const n = 10_003 // two whole batches of 4,096 and a partial one
+	j, err := checkpoint.Create(path, checkpoint.Header{OrgURL: "https://example.okta.com", Rows: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func(i int) string { return fmt.Sprintf("00u%017d", i) }
+	again := map[int]int{7: 4, 4100: 4090, 4101: 5, n - 2: 9000} // row -> the earlier row whose pair it claims again
+	var batch []checkpoint.Outcome
+	for i := range n {
+		row := &report.Row{Line: i + 2, User: user(i), UserID: user(i), Action: "expire_password", Outcome: report.Succeeded}
+		switch {
+		case again[i] > 0 || i == n-1: // i == n-1: the first row's pair, from the far end
+			row.User, row.UserID, row.Outcome = user(again[i]), user(again[i]), report.InDoubt
+		case i%10 == 5:
+			row.Outcome, row.ErrorCode = report.Failed, report.CodeDuplicateUser
+		case i%10 == 8:
+			row.Outcome = report.Skipped
+		}
+		batch = append(batch, checkpoint.Outcome{Line: row.Line, Outcome: string(row.Outcome), Payload: report.AppendRow(nil, row, report.JSONL)})
+	}
+	if err := j.Outcomes(batch); err != nil {
+		t.Fatal(err)
+	}
+	want := runner.NewClaims(n)
+	if err := j.Replay(func(o checkpoint.Outcome) error {
+		if key, ok := claimOf(report.Outcome(o.Outcome), o.Payload); ok {
+			want.Claim(key, o.Line)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	f := &runFiles{}
+	j2, _, err := checkpoint.OpenEach(path, f.collectClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2.Close()
+	got := f.claims
+	if got == nil {
+		t.Fatal("no claims collected")
+	}
+	if got.Len() != want.Len() || want.Len() == 0 {
+		t.Fatalf("%d claims, want %d", got.Len(), want.Len())
+	}
+	for i := range n {
+		key := runner.ClaimKey(user(i), "expire_password")
+		w, wok := want.Line(key)
+		if g, gok := got.Line(key); g != w || gok != wok {
+			t.Errorf("%s: line %d (%v), want %d (%v)", user(i), g, gok, w, wok)
+		}
+	}
+	if line, _ := got.Line(runner.ClaimKey(user(0), "expire_password")); line != n+1 {
+		t.Errorf("the first pair, claimed again by the last row, is line %d's, want %d", line, n+1)
 	}
 }

@@ -84,7 +84,7 @@ func (f *runFiles) createFiles() error {
 		return fmt.Errorf("%w: creating the checkpoint %s: %w", runner.ErrLocal, f.cpPath, err)
 	}
 	f.state = &checkpoint.State{Header: f.hdr, Done: checkpoint.NewBitset(f.sum.Rows + 2), Counts: map[string]int{}}
-	f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, false)
+	f.prior, err = priorFrom(f.j, f.state, nil, f.reportPath, f.repFormat, false)
 	return err
 }
 

@@ -30,6 +30,7 @@ type runFiles struct {
 	resuming     bool
 	finished     bool // a resume of a run that had finished every row; its report is complete
 	prior        runner.Prior
+	claims       *runner.Claims // the finished rows' claims, read with the journal (collectClaims)
 }
 
 // close releases what openOrResume and execute took: the checkpoint's lock,
@@ -106,7 +107,7 @@ func (s *runSetup) resume(f *runFiles) error {
 	}
 	f.resuming = true
 	if f.state.Done.Count() >= f.sum.Rows {
-		if err := completeReport(f.j, f.reportPath, f.repFormat, nil); err != nil {
+		if err := completeReport(f.j, f.reportPath, f.repFormat); err != nil {
 			return err
 		}
 		infof(s.e.stderr, "this run already finished; its report is %s", f.reportPath)
@@ -114,7 +115,7 @@ func (s *runSetup) resume(f *runFiles) error {
 		return nil
 	}
 	var err error
-	f.prior, err = priorFrom(f.j, f.state, f.reportPath, f.repFormat, true)
+	f.prior, err = priorFrom(f.j, f.state, f.claims, f.reportPath, f.repFormat, true)
 	return err
 }
 
@@ -194,7 +195,7 @@ func (f *runFiles) openCheckpoint() error {
 	if _, err := os.Stat(f.cpPath); err != nil {
 		return nil
 	}
-	j, state, err := checkpoint.Open(f.cpPath)
+	j, state, err := checkpoint.OpenEach(f.cpPath, f.collectClaims)
 	if err != nil {
 		if errors.Is(err, checkpoint.ErrLocked) {
 			return fmt.Errorf("%s: %w", f.cpPath, err)

@@ -733,3 +733,92 @@ func TestReplayFrom(t *testing.T) {
 		check(k, n+5)
 	}
 }
+
+// TestOpenEach: OpenEach hands over, with the header first, the outcome
+// records Replay streams, in the same order, and none of a torn tail it
+// cuts; a nil function gets nothing handed.
+func TestOpenEach(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "each.checkpoint")
+	h := testHeader()
+	j := mustCreate(t, path, h)
+	for line := 2; line < 40; line++ {
+		if line%3 == 0 {
+			if err := j.Attempt(Attempt{Line: line, UserID: "00uAAAAAAAAAAAAAAAAA", N: 1, At: time.Unix(1, 0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if line%5 != 0 { // every fifth line stays without an outcome
+			if err := j.Outcome(Outcome{Line: line, Outcome: "succeeded", Payload: payload(line)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var gotHeader Header
+	var got []Outcome
+	ends := 0
+	j2, st, err := OpenEach(path, func(h Header) (func(Outcome), func()) {
+		gotHeader = h
+		return func(o Outcome) {
+			if ends > 0 {
+				t.Error("an outcome handed over after end")
+			}
+			o.Payload = bytes.Clone(o.Payload) // valid only during the call
+			got = append(got, o)
+		}, func() { ends++ }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := replayAll(t, j2)
+	j2.Close()
+	if gotHeader.OrgURL != h.OrgURL || gotHeader.Rows != h.Rows {
+		t.Errorf("header handed over %+v, want %+v", gotHeader, h)
+	}
+	if len(want) != st.Done.Count() || !sameOutcomes(got, want) || ends != 1 {
+		t.Errorf("handed over %s (end called %d times), want Replay's %s and end once", describe(got), ends, describe(want))
+	}
+
+	// Torn in its last outcome: the ones before it, and not that one.
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := filepath.Join(dir, "torn.checkpoint")
+	if err := os.WriteFile(torn, whole[:len(whole)-5], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	j3, st, err := OpenEach(torn, func(Header) (func(Outcome), func()) {
+		return func(o Outcome) {
+			got = append(got, Outcome{Line: o.Line, Outcome: o.Outcome, Payload: bytes.Clone(o.Payload)})
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j3.Close()
+	if st.TruncatedBytes == 0 || !sameOutcomes(got, want[:len(want)-1]) {
+		t.Errorf("torn: %d bytes cut, handed over %s; want the tail cut and %s", st.TruncatedBytes, describe(got), describe(want[:len(want)-1]))
+	}
+	j4, _, err := OpenEach(path, func(Header) (func(Outcome), func()) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j4.Close()
+
+	// Refused (a whole frame after a damaged one): end is still called.
+	bad := bytes.Clone(whole)
+	bad[len(bad)/2] ^= 0x20
+	damaged := filepath.Join(dir, "damaged.checkpoint")
+	if err := os.WriteFile(damaged, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ends = 0
+	if _, _, err := OpenEach(damaged, func(Header) (func(Outcome), func()) { return func(Outcome) {}, func() { ends++ } }); !errors.Is(err, ErrCorrupt) || ends != 1 {
+		t.Errorf("damaged: %v, end called %d times; want ErrCorrupt and end once", err, ends)
+	}
+}

@@ -194,6 +194,19 @@ func newJournal(path string, f *os.File, off int64, done *Bitset) *Journal {
 // another format version fails with ErrFormat; a failing read is returned as
 // it is, and nothing is cut.
 func Open(path string) (*Journal, *State, error) {
+	return OpenEach(path, nil)
+}
+
+// OpenEach is Open that also hands every outcome record it reads to fn, in
+// file order, as Replay would (each Payload valid during the call), so that
+// a caller needing something of every finished row gets it from the one
+// pass that reads the journal: a resume collects the finished rows' claims
+// so. each is called with the header before the first record and returns
+// fn (nil: nothing is handed over) and end (may be nil), which is called
+// once the pass is over, whatever OpenEach then returns; neither is called
+// when the header does not read back. When OpenEach fails, what fn was
+// handed came from a journal that is not opened.
+func OpenEach(path string, each func(Header) (fn func(Outcome), end func())) (*Journal, *State, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open checkpoint: %w", err)
@@ -202,7 +215,7 @@ func Open(path string) (*Journal, *State, error) {
 		_ = f.Close()
 		return nil, nil, err
 	}
-	sc, err := readJournal(f, path)
+	sc, err := readJournal(f, path, each)
 	if err == nil && sc.damage != nil {
 		err = sc.damage
 	}
@@ -245,7 +258,7 @@ func OpenReadOnly(path string) (*Journal, *State, error) {
 		_ = f.Close()
 		return nil, nil, err
 	}
-	sc, err := readJournal(f, path)
+	sc, err := readJournal(f, path, nil)
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, err

@@ -117,10 +117,11 @@ func (c *outcomeCounts) add(name string) {
 	}{name, 1})
 }
 
-// readJournal reads f from the start. A header that does not read back is a
-// *CorruptError returned as the error; damage after it is scan.damage; a
+// readJournal reads f from the start, handing the outcome records to what
+// each returns (OpenEach's; nil: none), and calls its end before returning. A header that does not read back is
+// a *CorruptError returned as the error; damage after it is scan.damage; a
 // failing read is returned as it is (it says nothing about the content).
-func readJournal(f *os.File, path string) (scan, error) {
+func readJournal(f *os.File, path string, each func(Header) (func(Outcome), func())) (scan, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return scan{}, fmt.Errorf("open checkpoint %s: %w", path, err)
@@ -154,6 +155,13 @@ func readJournal(f *os.File, path string) (scan, error) {
 		Attempts:     map[int]int{},
 		LastAttempt:  map[int]Attempt{},
 		FirstAttempt: map[int]time.Time{},
+	}
+	var onOutcome func(Outcome)
+	if each != nil {
+		var end func()
+		if onOutcome, end = each(st.Header); end != nil {
+			defer end()
+		}
 	}
 	names := interner{}
 	// The attempts of lines without an outcome (yet): one entry a line, so
@@ -222,6 +230,9 @@ func readJournal(f *os.File, path string) (scan, error) {
 			if ol := open[o.Line]; ol != nil {
 				delete(open, o.Line)
 				free = append(free, ol)
+			}
+			if onOutcome != nil {
+				onOutcome(o)
 			}
 		}
 	}
