@@ -52,10 +52,15 @@ gen_users() {
 # gen_manifest FIRST LAST ACTION FILE: one row per user index FIRST..LAST, by
 # ID with its login, as `credbatch manifest` writes them (a row named by ID
 # alone costs one GET of the user, for the report's login column).
+# BENCH_ID_ONLY=1 writes the ID alone, for a BENCH_BIN built before the
+# login column existed (before 2026-12-05 such a build refuses it).
 gen_manifest() {
-	awk -v a="$1" -v b="$2" -v act="$3" 'BEGIN {
-		print "user,login,action"
-		for (i = a; i <= b; i++) printf "00u%017d,user%07d@example.com,%s\n", i, i, act
+	awk -v a="$1" -v b="$2" -v act="$3" -v idonly="${BENCH_ID_ONLY:-0}" 'BEGIN {
+		print (idonly == 1 ? "user,action" : "user,login,action")
+		for (i = a; i <= b; i++) {
+			if (idonly == 1) printf "00u%017d,%s\n", i, act
+			else printf "00u%017d,user%07d@example.com,%s\n", i, i, act
+		}
 	}' >"$4"
 }
 
