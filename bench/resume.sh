@@ -24,7 +24,11 @@ RUNS=${RESUME_RUNS:-1}
 build
 gen_users $((ROWS + 1)) "$TMP/users.json"
 gen_manifest 1 "$ROWS" expire_password "$TMP/manifest.csv"
-echo "00u99999999999999999,user9999999@example.com,expire_password" >>"$TMP/manifest.csv"
+if [[ ${BENCH_ID_ONLY:-0} == 1 ]]; then
+	echo "00u99999999999999999,expire_password" >>"$TMP/manifest.csv"
+else
+	echo "00u99999999999999999,user9999999@example.com,expire_password" >>"$TMP/manifest.csv"
+fi
 
 start_mock setup --users-file "$TMP/users.json" --window 1s
 ADDR=${MOCK_URL#http://}
