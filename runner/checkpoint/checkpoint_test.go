@@ -365,9 +365,9 @@ func sameOutcomes(a, b []Outcome) bool {
 }
 
 // describe prints outcomes without their payloads, which hold secrets.
-func describe(os []Outcome) string {
+func describe(outs []Outcome) string {
 	var sb strings.Builder
-	for _, o := range os {
+	for _, o := range outs {
 		fmt.Fprintf(&sb, "{line %d %s payload %d bytes crc %08x} ", o.Line, o.Outcome, len(o.Payload), crc32.Checksum(o.Payload, castagnoli))
 	}
 	return sb.String()
