@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,7 +77,7 @@ func logQueries(targets []*Target, off Offset, now time.Time) []logQuery {
 			cur = nil
 		}
 		for _, s := range spans {
-			if cur != nil && !contains(cur.users, s.userID) &&
+			if cur != nil && !slices.Contains(cur.users, s.userID) &&
 				(len(cur.users) == MaxUsersPerQuery || len(logFilter(et, append(cur.users[:len(cur.users):len(cur.users)], s.userID))) > MaxFilterLen ||
 					maxTime(until, s.to).Sub(since) > MaxQuerySpan) {
 				flush()
@@ -84,7 +85,7 @@ func logQueries(targets []*Target, off Offset, now time.Time) []logQuery {
 			if cur == nil {
 				cur, since, until = &logQuery{eventType: et}, s.from, s.to
 			}
-			if !contains(cur.users, s.userID) {
+			if !slices.Contains(cur.users, s.userID) {
 				cur.users = append(cur.users, s.userID)
 			}
 			until = maxTime(until, s.to)
@@ -190,15 +191,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func minTime(a, b time.Time) time.Time {

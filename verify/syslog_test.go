@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestLogQueries(t *testing.T) {
 		from, to := c.window()
 		covered := false
 		for _, q := range qs {
-			if q.eventType == et && contains(q.users, tg.UserID) && !from.Before(q.q.Since) &&
+			if q.eventType == et && slices.Contains(q.users, tg.UserID) && !from.Before(q.q.Since) &&
 				(to.Before(q.q.Until) || !q.q.Until.Before(now.Add(off.Lo))) {
 				covered = true
 			}
