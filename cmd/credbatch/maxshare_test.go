@@ -16,30 +16,15 @@ import (
 func TestMaxShareFlagReachesThePacer(t *testing.T) {
 	const limit, n = 20, 40
 	users := activeUsers(3, n)
-	busiest := func(share string) (used int) {
+	checkShareKept(t, limit, func(share string) []emulator.WindowStat {
 		org, url := serveOrg(t, emulator.Config{UserList: users, PostLimit: limit, Window: time.Second})
 		mp := expireManifest(t, users)
 		e, _, errb := rcEnv(map[string]string{"OKTA_CLIENT_TOKEN": scriptToken})
 		if err := execute(e, []string{"run", mp, "--org-url", url, "--yes", "--rate", "0", "--workers", "8", "--max-share", share}); err != nil {
 			t.Fatalf("--max-share %s: %v\n%s", share, err, errb)
 		}
-		for _, w := range org.Windows() {
-			if w.Bucket != emulator.BucketCredentials {
-				continue
-			}
-			if w.Rejected > 0 {
-				t.Errorf("--max-share %s: %d requests answered 429", share, w.Rejected)
-			}
-			used = max(used, w.Used)
-		}
-		return used
-	}
-	if used := busiest("50"); used > limit/2+1 {
-		t.Errorf("--max-share 50: the busiest window held %d of %d requests, want at most %d", used, limit, limit/2+1)
-	}
-	if used := busiest("100"); used <= limit/2+1 {
-		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the run should use more than half", used, limit)
-	}
+		return org.Windows()
+	})
 }
 
 // --max-wait reaches the runner: against windows of 10 days with 3 requests

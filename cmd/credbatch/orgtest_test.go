@@ -47,3 +47,30 @@ func expireManifest(t *testing.T, users []emulator.User) string {
 	}
 	return p
 }
+
+// checkShareKept runs the command at --max-share 50 and 100 (busiest runs
+// it against a fresh org and returns that org's credential windows) and
+// fails t unless 50 keeps every window at or under half of limit plus the
+// first answer's one of slack, 100 goes past that, and no request was
+// answered 429. A command that dropped the flag fails one of the two.
+func checkShareKept(t *testing.T, limit int, busiest func(share string) []emulator.WindowStat) {
+	t.Helper()
+	most := func(share string) (used int) {
+		for _, w := range busiest(share) {
+			if w.Bucket != emulator.BucketCredentials {
+				continue
+			}
+			if w.Rejected > 0 {
+				t.Errorf("--max-share %s: %d requests answered 429", share, w.Rejected)
+			}
+			used = max(used, w.Used)
+		}
+		return used
+	}
+	if used := most("50"); used > limit/2+1 {
+		t.Errorf("--max-share 50: the busiest window held %d of %d requests, want at most %d", used, limit, limit/2+1)
+	}
+	if used := most("100"); used <= limit/2+1 {
+		t.Errorf("--max-share 100: the busiest window held %d of %d requests; the command should use more than half", used, limit)
+	}
+}
