@@ -39,15 +39,7 @@ func ltRun(t *testing.T, dir, name, manifest string, rows []*report.Row, org str
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := report.NewWriter(f, report.CSV)
-	w.WriteHeader()
-	for _, r := range rows {
-		w.Write(r)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeReportRows(t, f, rows)
 	j, err := checkpoint.Create(rp+".checkpoint", checkpoint.Header{OrgURL: org, ManifestPath: mp, ManifestSHA256: sha,
 		ManifestSize: size, Rows: strings.Count(manifest, "\n") - 1, DryRun: dry, ReportPath: rp, ReportFormat: "csv"})
 	if err != nil {
@@ -241,6 +233,12 @@ func rewrite(t *testing.T, path string, rows []*report.Row) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	writeReportRows(t, f, rows)
+}
+
+// writeReportRows writes a CSV report's header and rows to f and closes it.
+func writeReportRows(t *testing.T, f *os.File, rows []*report.Row) {
+	t.Helper()
 	w := report.NewWriter(f, report.CSV)
 	w.WriteHeader()
 	for _, r := range rows {
@@ -249,7 +247,9 @@ func rewrite(t *testing.T, path string, rows []*report.Row) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // What --latest refuses, creating nothing: reports of different orgs, a dry
