@@ -72,13 +72,7 @@ func TestGetPageWalksEmulatorListing(t *testing.T) {
 		}
 		url = pg.Next
 	}
-	var want []string
-	for _, u := range org.Users() {
-		if u.Status != "DEPROVISIONED" {
-			want = append(want, u.ID)
-		}
-	}
-	slices.Sort(want)
+	want := listableIDs(org)
 	if !slices.Equal(got, want) {
 		t.Errorf("listed %d users, the org has %d listable ones", len(got), len(want))
 	}
@@ -325,16 +319,23 @@ func TestGetPageWithDPoP(t *testing.T) {
 		}
 		url = pg.Next
 	}
-	var want []string
-	for _, u := range org.Users() {
-		if u.Status != "DEPROVISIONED" {
-			want = append(want, u.ID)
-		}
-	}
-	slices.Sort(want)
+	want := listableIDs(org)
 	if !slices.Equal(got, want) {
 		t.Errorf("listed %d users, want %d", len(got), len(want))
 	}
 	_, _, err := c.GroupsPage(testCtx(t), FindGroupsURL("Everyone"), CallOptions{})
 	wantAPIError(t, err, 403, "E0000006")
+}
+
+// listableIDs are the IDs of the org's users a list without a filter
+// returns (all but DEPROVISIONED ones), sorted.
+func listableIDs(org *emulator.Org) []string {
+	var ids []string
+	for _, u := range org.Users() {
+		if u.Status != "DEPROVISIONED" {
+			ids = append(ids, u.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
