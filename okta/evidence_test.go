@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,48 +11,30 @@ import (
 	"github.com/credbatch/credbatch/internal/secret"
 )
 
-// orgClock is an emulator clock the test moves.
-type orgClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *orgClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *orgClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // GetUserEvidence reads the timestamps, status, login and recovery question
 // Okta serves, as the emulator recorded them after each change; a null
 // passwordChanged is the zero time; the answer's Date is in the page.
 func TestGetUserEvidence(t *testing.T) {
-	clk := &orgClock{t: time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)}
 	users := emulator.GenerateUsers(5, 20)
-	org, base := emuOrg(t, emulator.Config{UserList: users, Now: clk.now})
+	org, base := emuOrg(t, emulator.Config{UserList: users, Now: clk.Now})
 	c := emuClient(t, org, base, AuthSSWS)
 	ctx := testCtx(t)
 	u := users[1] // ACTIVE, OKTA, with a recovery question
 
-	clk.add(1500 * time.Millisecond)
+	clk.Add(1500 * time.Millisecond)
 	if _, err := c.ChangePassword(ctx, u.ID, secret.New(u.Password), secret.New("N3w-Passw0rd-1!"), nil, nil, CallOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	if _, err := c.ChangeRecoveryQuestion(ctx, u.ID, secret.New("N3w-Passw0rd-1!"), "Which street?", secret.New("elm-1"), CallOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	if _, err := c.ExpirePassword(ctx, u.ID, CallOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(2 * time.Second)
+	clk.Add(2 * time.Second)
 	ev, pg, err := c.GetUserEvidence(ctx, u.ID, CallOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +49,8 @@ func TestGetUserEvidence(t *testing.T) {
 	if !ev.PasswordChanged.Equal(clk.t.Add(-4 * time.Second)) {
 		t.Errorf("passwordChanged %v, want the change_password's time %v", ev.PasswordChanged, clk.t.Add(-4*time.Second))
 	}
-	if !pg.Rate.Date.Equal(clk.now().Truncate(time.Second)) || pg.RequestID == "" {
-		t.Errorf("page: Date %v (want the org's clock %v), request ID %q", pg.Rate.Date, clk.now(), pg.RequestID)
+	if !pg.Rate.Date.Equal(clk.Now().Truncate(time.Second)) || pg.RequestID == "" {
+		t.Errorf("page: Date %v (want the org's clock %v), request ID %q", pg.Rate.Date, clk.Now(), pg.RequestID)
 	}
 
 	// A federated user has no password: passwordChanged is null.
@@ -91,7 +72,7 @@ func TestGetUserEvidence(t *testing.T) {
 	// An unknown user: a 404 whose answer still says its rate and Date.
 	_, pg, err = c.GetUserEvidence(ctx, "00unknown00000000000", CallOptions{})
 	wantAPIError(t, err, http.StatusNotFound, "E0000007")
-	if ri, ok := AnswerRate(pg, err); !ok || !ri.Date.Equal(clk.now().Truncate(time.Second)) {
+	if ri, ok := AnswerRate(pg, err); !ok || !ri.Date.Equal(clk.Now().Truncate(time.Second)) {
 		t.Errorf("AnswerRate of the 404: %+v %v, want the org's Date", ri, ok)
 	}
 }
@@ -128,15 +109,15 @@ func TestLogQueryPath(t *testing.T) {
 // target, transaction (the request ID of the request that caused it),
 // request URI and user agent; an event is not listed before the log delay.
 func TestListLogEvents(t *testing.T) {
-	clk := &orgClock{t: time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)}
 	users := emulator.GenerateUsers(5, 20)
-	org, base := emuOrg(t, emulator.Config{UserList: users, Now: clk.now, LogDelay: time.Minute})
+	org, base := emuOrg(t, emulator.Config{UserList: users, Now: clk.Now, LogDelay: time.Minute})
 	c := emuClient(t, org, base, AuthSSWS)
 	ctx := testCtx(t)
-	start := clk.now()
+	start := clk.Now()
 	reqIDs := map[string]string{}
 	for _, u := range []emulator.User{users[1], users[2], users[3], users[5]} {
-		clk.add(10 * time.Millisecond)
+		clk.Add(10 * time.Millisecond)
 		r, err := c.ClearSessions(ctx, u.ID, true, CallOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -170,7 +151,7 @@ func TestListLogEvents(t *testing.T) {
 	if got := walk(); len(got) != 0 {
 		t.Errorf("before the log delay: %d events, want none", len(got))
 	}
-	clk.add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	got := walk()
 	if len(got) != 3 {
 		t.Fatalf("%d events, want 3: %+v", len(got), got)
