@@ -3,8 +3,6 @@ package emulator
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,19 +12,7 @@ import (
 // wait at once, without an answer, so a server can shut down.
 func TestCloseReleasesHeldRequests(t *testing.T) {
 	e := newEnv(t, Config{Users: 3, Latency: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	done := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
-		req.Header.Set("Authorization", "SSWS "+e.org.Token())
-		res, err := e.srv.Client().Do(req)
-		if err == nil {
-			res.Body.Close()
-			err = fmt.Errorf("answered %d", res.StatusCode)
-		}
-		done <- err
-	}()
+	_, done := e.heldRequest(t)
 	for deadline := time.Now().Add(5 * time.Second); len(e.org.Log()) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the request never arrived")

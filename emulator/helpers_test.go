@@ -285,3 +285,26 @@ func (e *env) current(id string) User {
 	}
 	return u
 }
+
+// heldRequest sends GET /api/v1/users/me on its own goroutine, for a test
+// whose org holds it (Latency), and returns the function that cancels it
+// and the channel its end arrives on: the client's error, or "answered N"
+// when it was answered. It ends on every path: cancel also runs at cleanup
+// (before newEnv's org.Close and srv.Close, cleanups being last-in
+// first-out), and a 20 s deadline bounds it even if nothing else does.
+func (e *env) heldRequest(t *testing.T) (context.CancelFunc, <-chan error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
+		req.Header.Set("Authorization", "SSWS "+e.org.Token())
+		res, err := e.srv.Client().Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		done <- err
+	}()
+	return cancel, done
+}

@@ -243,21 +243,7 @@ func TestRateHeaderOptions(t *testing.T) {
 
 func TestConcurrencyLimit(t *testing.T) {
 	e := newEnv(t, Config{Users: 3, ConcurrencyLimit: 1, Latency: time.Hour, PostLimit: 10})
-	// The held request ends on every path: cancel runs at cleanup (before
-	// newEnv's org.Close and srv.Close, cleanups being last-in first-out),
-	// and its deadline bounds it even if nothing else does.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	done := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/users/me", nil)
-		req.Header.Set("Authorization", "SSWS "+e.org.Token())
-		res, err := e.srv.Client().Do(req)
-		if err == nil {
-			res.Body.Close()
-		}
-		done <- err
-	}()
+	cancel, done := e.heldRequest(t)
 	// Wait (bounded) until the first request is in flight.
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		e.org.mu.Lock()
