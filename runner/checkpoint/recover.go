@@ -118,9 +118,10 @@ func (c *outcomeCounts) add(name string) {
 }
 
 // readJournal reads f from the start, handing the outcome records to what
-// each returns (OpenEach's; nil: none), and calls its end before returning. A header that does not read back is
-// a *CorruptError returned as the error; damage after it is scan.damage; a
-// failing read is returned as it is (it says nothing about the content).
+// each returns (OpenEach's; nil: none), and calls its end before returning.
+// A header that does not read back is a *CorruptError returned as the
+// error; damage after it is scan.damage; a failing read is returned as it
+// is (it says nothing about the content).
 func readJournal(f *os.File, path string, each func(Header) (func(Outcome), func())) (scan, error) {
 	fi, err := f.Stat()
 	if err != nil {
