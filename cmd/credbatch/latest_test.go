@@ -206,6 +206,31 @@ func TestLatestRule(t *testing.T) {
 	}
 }
 
+// TestLatestMatchesLoginsIgnoringCase: R1 named a user by login and never
+// learnt the ID (the lookup was lost); the rerun, from --failed-manifest,
+// names the login in another case and finished it. Logins are not
+// case-sensitive in Okta, so the rerun's row is R1's row, not an extra one.
+// It fails when a login key keeps its case.
+func TestLatestMatchesLoginsIgnoringCase(t *testing.T) {
+	dir := t.TempDir()
+	const ivy = "00uivy0000000000000i"
+	manifest := "user,action\nIvy.Quinn@Example.com,expire_password_with_temp_password\n"
+	r1 := ltRun(t, dir, "r1", manifest, []*report.Row{
+		ltRow(2, "Ivy.Quinn@Example.com", "", "expire_password_with_temp_password", report.Failed, 0, report.CodeNetwork, 0),
+	}, ltOrg, false)
+	r2 := ltRun(t, dir, "r2", "", []*report.Row{
+		withSecret(ltRow(2, "IVY.QUINN@example.com", ivy, "expire_password_with_temp_password", report.Succeeded, 200, "", 10), "TEMP-IVY-2", ""),
+	}, ltOrg, false)
+	rows, out, code := ltLatest(t, dir, r1, r2)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
+	r := rows["2"]
+	if len(rows) != 1 || r == nil || r.Outcome != report.Succeeded || r.TempPassword.Reveal() != "TEMP-IVY-2" || r.UserID != ivy {
+		t.Errorf("%d rows, line 2 %+v; want one row, line 2, succeeded with r2's temp password", len(rows), r)
+	}
+}
+
 func slicesEqualInt(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
