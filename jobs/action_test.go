@@ -140,10 +140,10 @@ func TestUserKey(t *testing.T) {
 		{"Alice@Example.COM", false, "alice@example.com"},
 	}
 	for _, c := range cases {
-		if got := isUserID(c.user); got != c.isID {
-			t.Errorf("isUserID(%q) = %v, want %v", c.user, got, c.isID)
+		if got := IsUserID(c.user); got != c.isID {
+			t.Errorf("IsUserID(%q) = %v, want %v", c.user, got, c.isID)
 		}
-		j := &Job{User: c.user, UserIsID: isUserID(c.user)}
+		j := &Job{User: c.user, UserIsID: IsUserID(c.user)}
 		if got := j.UserKey(); got != c.key {
 			t.Errorf("UserKey(%q) = %q, want %q", c.user, got, c.key)
 		}

@@ -32,7 +32,7 @@ func fill(j *Job, file string, r *rawRow, d Defaults, add func(*LineError)) bool
 	}
 	*j = Job{Line: r.line}
 	j.User = strings.TrimSpace(r.vals[colUser])
-	j.UserIsID = isUserID(j.User)
+	j.UserIsID = IsUserID(j.User)
 	if j.User == "" && !r.headerLacks[colUser] {
 		fail(colUser, "missing user", "name the user by Okta ID (00u...) or by login")
 	} else if !j.UserIsID && j.User != "" {

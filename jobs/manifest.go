@@ -128,15 +128,18 @@ func (j *Job) UserKey() string {
 	return strings.ToLower(j.User)
 }
 
-func userKey(user string) string {
-	if isUserID(user) {
+// UserKey is the key that identifies a user as a manifest names one (the
+// key Job.UserKey gives): an Okta ID as written, a login lower-cased.
+func UserKey(user string) string {
+	if IsUserID(user) {
 		return user
 	}
 	return strings.ToLower(user)
 }
 
-// isUserID reports whether s matches ^00u[0-9A-Za-z]{17}$.
-func isUserID(s string) bool {
+// IsUserID reports whether s is an Okta user ID: it matches
+// ^00u[0-9A-Za-z]{17}$.
+func IsUserID(s string) bool {
 	if len(s) != 20 || s[:3] != "00u" {
 		return false
 	}

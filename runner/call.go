@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/credbatch/credbatch/jobs"
 	"github.com/credbatch/credbatch/okta"
@@ -63,17 +62,4 @@ func callAction(ctx context.Context, c *okta.Client, j *jobs.Job, userID string,
 		return c.ClearSessions(ctx, userID, true, o)
 	}
 	return nil, fmt.Errorf("line %d: %w: %q", j.Line, jobs.ErrUnknownAction, j.Action)
-}
-
-// isUserID reports whether s has the shape of an Okta user ID.
-func isUserID(s string) bool {
-	if len(s) != 20 || !strings.HasPrefix(s, "00u") {
-		return false
-	}
-	for _, c := range s[3:] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

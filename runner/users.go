@@ -17,7 +17,7 @@ func (r *Runner) prepare(feed, hard context.Context) error {
 		if e == "" {
 			continue
 		}
-		if isUserID(e) {
+		if jobs.IsUserID(e) {
 			r.excludeIDs[e] = true
 		} else {
 			r.excludeLog[strings.ToLower(e)] = ""

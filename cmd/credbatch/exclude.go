@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/credbatch/credbatch/jobs"
 )
 
 // readExclude reads --exclude: one user ID or login a line, blank lines and
@@ -25,11 +27,7 @@ func readExclude(path string) (entries []string, at map[string]string, err error
 			continue
 		}
 		entries = append(entries, l)
-		key := l
-		if !oktaID.MatchString(l) {
-			key = strings.ToLower(l)
-		}
-		at[key] = fmt.Sprintf("%s:%d", path, i+1)
+		at[jobs.UserKey(l)] = fmt.Sprintf("%s:%d", path, i+1)
 	}
 	return entries, at, nil
 }

@@ -233,15 +233,6 @@ func openLatestInputs(paths []string) (inputs []*latestInput, closeAll func(), e
 	return inputs, closeAll, nil
 }
 
-// userKey identifies a user as a manifest names one: an Okta ID exactly, a
-// login ignoring case.
-func userKey(user string) string {
-	if oktaID.MatchString(user) {
-		return user
-	}
-	return strings.ToLower(user)
-}
-
 // matchRows gives each row of every report to its entry: R1's manifest rows
 // in order (read from R1's manifest, which must not have changed), then the
 // reruns' rows that match none of them.
@@ -287,7 +278,7 @@ func matchRows(inputs []*latestInput, r1 string, manifestOverride string) (entri
 		slices.SortStableFunc(rows, func(a, b *report.Row) int { return a.Line - b.Line })
 		for _, r := range rows {
 			// the Okta ID first: it names the user whatever the manifest wrote
-			ks := []string{key(userKey(r.User), r.Action)}
+			ks := []string{key(jobs.UserKey(r.User), r.Action)}
 			if r.UserID != "" {
 				ks = append([]string{key(r.UserID, r.Action)}, ks...)
 			}

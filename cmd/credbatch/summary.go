@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -44,8 +43,6 @@ type estimate struct {
 	Note        string  `json:"note"`
 }
 
-var oktaID = regexp.MustCompile(`^00u[0-9A-Za-z]{17}$`)
-
 // estimateRealRun reads a dry run's report and estimates how long the real
 // run of the same manifest would take at p's --rate and --max-share.
 //
@@ -71,7 +68,7 @@ func estimateRealRun(reportPath string, p pacing) (*estimate, error) {
 	est := &estimate{Rate: p.rate, MaxShare: p.maxShare, AssumedLim: assumedOktaLimit, Lookups: 1}
 	err := report.ReadFile(reportPath, func(r *report.Row) error {
 		est.Rows++
-		if !oktaID.MatchString(r.User) {
+		if !jobs.IsUserID(r.User) {
 			est.Lookups++
 		}
 		if r.Outcome != report.Skipped && r.UserID != "" &&
